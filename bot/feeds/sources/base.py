@@ -1,0 +1,78 @@
+"""The contract between the update pipeline and each kind of source.
+
+A *source* is one pollable listing of a blog: a posts feed, a site-wide
+comment feed or API listing, or the comments of one post. The pipeline calls
+``retrieve`` (I/O, on the event loop) and then runs ``parse`` (pure, CPU) in
+the parser pool, so ``parse`` must be a picklable top-level function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bot.feeds.models import ParsedFeed
+
+if TYPE_CHECKING:
+    from bot.feeds.fetch import Fetcher
+    from bot.storage.records import FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """Raw bodies of one retrieval (several when an API is paged)."""
+
+    url: str
+    bodies: tuple[bytes, ...]
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None
+
+    @property
+    def body_hash(self) -> str:
+        digest = hashlib.sha256()
+        for body in self.bodies:
+            digest.update(len(body).to_bytes(8, "big"))
+            digest.update(body)
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """The server answered 304 (or the source knows nothing changed)."""
+
+    max_age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What a parse function may know besides the bytes (picklable)."""
+
+    blog: str
+    feed_key: str
+    url: str
+    role: str
+    post_key: str | None = None
+    post_url: str | None = None
+    post_title: str | None = None
+    now: datetime | None = None
+    include_pingbacks: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+ParseFunc = Callable[[Retrieved, ParseContext], ParsedFeed]
+
+
+class Source(Protocol):
+    """One pollable listing; see the module docstring."""
+
+    @property
+    def parse(self) -> ParseFunc: ...
+
+    async def retrieve(self, fetcher: Fetcher, state: FeedState, now: datetime) -> Retrieved | NotModified:
+        """Fetch the listing; raise :class:`bot.feeds.errors.RetrieveError` on failure."""
+        ...

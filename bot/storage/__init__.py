@@ -1,0 +1,9 @@
+"""The database: schema, migrations and queries, on SQLite or PostgreSQL.
+
+Everything else talks to :class:`Storage` in terms of :mod:`bot.storage.records`.
+"""
+
+from bot.storage.errors import StorageError
+from bot.storage.storage import Storage
+
+__all__ = ["Storage", "StorageError"]

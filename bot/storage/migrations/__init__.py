@@ -1,0 +1,1 @@
+"""Alembic migrations, applied by :func:`bot.storage.migrate.upgrade` when storage opens."""

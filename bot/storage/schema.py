@@ -1,0 +1,111 @@
+"""The tables, as SQLAlchemy Core objects; the migrations in ``migrations/versions`` must agree.
+
+``feeds`` mirrors :class:`bot.storage.records.FeedState`, ``items`` remembers every entry seen
+(for dedup, edit and removal detection), ``events`` is the outbox delivered in ``id`` order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on both backends.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so we store naive UTC there and
+    put the zone back on the way out. Naive datetimes are refused: their zone is a guess.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} (give a time zone)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: JSON on SQLite (stored as text), JSONB on PostgreSQL.
+JSONType: sa.types.TypeEngine[Any] = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+#: Event ids: BIGINT on PostgreSQL; plain INTEGER on SQLite so the column aliases the rowid.
+EventId: sa.types.TypeEngine[int] = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("blog", sa.Text, nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("post_key", sa.Text),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("body_hash", sa.Text),
+    sa.Column("next_poll_at", UTCDateTime),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("failing_since", UTCDateTime),
+    sa.Column("last_polled_at", UTCDateTime),
+    sa.Column("last_success_at", UTCDateTime),
+    sa.Column("synced_at", UTCDateTime),
+    sa.Column("emit_on_first_poll", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("blog", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("post_key", sa.Text),
+    sa.Column("parent_key", sa.Text),
+    sa.Column("native_id", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("published", UTCDateTime),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("entry", JSONType, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "blog", "kind", "published"),
+    sa.Index(None, "blog", "post_key"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=True),
+    sa.Column("blog", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index(None, "delivered_at", "id"),
+    sqlite_autoincrement=True,
+)

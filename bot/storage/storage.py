@@ -1,0 +1,304 @@
+"""The database behind the feed core: feed state, the items seen, and the event outbox.
+
+All methods are coroutines on one shared engine. Every write is one transaction; on SQLite
+writes are also serialised inside the process (one writer at a time is SQLite's rule anyway,
+and waiting on an asyncio lock is cheaper than waiting on the file lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+import sqlalchemy as sa
+from alembic.util import CommandError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.feeds.models import EntryKind
+from bot.storage import rows
+from bot.storage.engine import create_engine, describe, normalise_url, write_transaction
+from bot.storage.errors import StorageError, reason
+from bot.storage.migrate import upgrade
+from bot.storage.records import FeedState, KnownItem, StoredEvent, UpdateResult
+from bot.storage.schema import events, feeds, items
+
+Clock = Callable[[], datetime]
+
+#: Bound parameters per ``IN (...)`` list: well under SQLite's and asyncpg's limits.
+CHUNK = 500
+
+_T = TypeVar("_T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Storage:
+    """Open with ``await Storage.open(url)``; use as ``async with`` to close it at the end."""
+
+    def __init__(self, engine: AsyncEngine, url: URL, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._url = url
+        self._clock = clock
+        self._dialect = engine.dialect.name
+        self._write_lock = asyncio.Lock() if self._dialect == "sqlite" else None
+
+    @classmethod
+    async def open(cls, url: str, *, clock: Clock = utc_now) -> Storage:
+        """Connect and migrate the schema to the newest revision; raises StorageError."""
+        parsed = normalise_url(url)
+        engine = create_engine(parsed)
+        try:
+            await upgrade(engine)
+        except BaseException as exc:
+            await engine.dispose()
+            error = _open_error(exc, parsed)
+            if error is None:
+                raise
+            raise error from exc
+        return cls(engine, parsed, clock)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL with the password hidden, for logs."""
+        return describe(self._url)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    # Feeds
+
+    async def get_feed(self, key: str) -> FeedState | None:
+        query = sa.select(feeds).where(feeds.c.key == key)
+        async with self._reading(f"read feed {key!r}") as connection:
+            row = (await connection.execute(query)).first()
+        return rows.feed_from_row(row) if row is not None else None
+
+    async def list_feeds(self, blog: str | None = None) -> list[FeedState]:
+        query = sa.select(feeds).order_by(feeds.c.key)
+        if blog is not None:
+            query = query.where(feeds.c.blog == blog)
+        async with self._reading("list feeds") as connection:
+            result = await connection.execute(query)
+            return [rows.feed_from_row(row) for row in result]
+
+    async def save_feed(self, state: FeedState) -> None:
+        """Insert or replace the state of one feed."""
+        async with self._writing(f"save feed {state.key!r}") as connection:
+            await connection.execute(self._upsert(feeds, ("key",)), [rows.feed_row(state)])
+
+    async def delete_feed(self, key: str) -> None:
+        async with self._writing(f"delete feed {key!r}") as connection:
+            await connection.execute(sa.delete(feeds).where(feeds.c.key == key))
+
+    # Items
+
+    async def get_items(self, blog: str, keys: Iterable[str]) -> dict[str, KnownItem]:
+        """The stored items of ``blog`` among ``keys``, by key; unknown keys are absent."""
+        found: dict[str, KnownItem] = {}
+        async with self._reading(f"read items of blog {blog!r}") as connection:
+            for chunk in _chunks(sorted(set(keys))):
+                query = sa.select(items).where(items.c.blog == blog, items.c.key.in_(chunk))
+                for row in await connection.execute(query):
+                    found[row.key] = rows.known_item_from_row(row)
+        return found
+
+    async def items_since(
+        self,
+        blog: str,
+        kinds: Iterable[EntryKind],
+        since: datetime | None,
+        *,
+        post_key: str | None = None,
+    ) -> list[KnownItem]:
+        """Items of ``kinds`` published at or after ``since`` (all if ``None``), removed or not,
+        oldest first: what a complete listing from ``since`` on should show."""
+        kind_values = sorted({EntryKind(kind).value for kind in kinds})
+        if not kind_values:
+            return []
+        query = (
+            sa.select(items)
+            .where(items.c.blog == blog, items.c.kind.in_(kind_values))
+            .order_by(items.c.published, items.c.key)
+        )
+        if since is not None:
+            query = query.where(items.c.published >= since)
+        if post_key is not None:
+            query = query.where(items.c.post_key == post_key)
+        async with self._reading(f"read items of blog {blog!r}") as connection:
+            result = await connection.execute(query)
+            return [rows.known_item_from_row(row) for row in result]
+
+    async def newest_posts(self, blog: str, limit: int) -> list[KnownItem]:
+        """The ``limit`` newest posts not removed, newest first (undated ones last)."""
+        query = (
+            sa.select(items)
+            .where(items.c.blog == blog, items.c.kind == EntryKind.POST.value, ~items.c.removed)
+            .order_by(
+                items.c.published.desc().nulls_last(),
+                items.c.first_seen_at.desc(),
+                items.c.key,
+            )
+            .limit(limit)
+        )
+        async with self._reading(f"read posts of blog {blog!r}") as connection:
+            result = await connection.execute(query)
+            return [rows.known_item_from_row(row) for row in result]
+
+    async def count_items(self, blog: str) -> dict[str, int]:
+        """Visible items per kind (every kind present, maybe 0) plus ``"removed"``: all removed."""
+        counts = {kind.value: 0 for kind in EntryKind}
+        counts["removed"] = 0
+        query = (
+            sa.select(items.c.kind, items.c.removed, sa.func.count())
+            .where(items.c.blog == blog)
+            .group_by(items.c.kind, items.c.removed)
+        )
+        async with self._reading(f"count items of blog {blog!r}") as connection:
+            for kind, removed, count in await connection.execute(query):
+                name = "removed" if removed else kind
+                counts[name] = counts.get(name, 0) + count
+        return counts
+
+    # One poll's outcome
+
+    async def apply_update(self, result: UpdateResult) -> list[int]:
+        """Write the feed state, the items and the events of one poll, all or nothing.
+
+        Returns the new event ids, in the order of ``result.events`` (which is delivery order).
+        """
+        now = self._clock()
+        writes = [rows.item_row(write, now) for write in rows.latest_writes(result.writes)]
+        new_events = [rows.event_row(event, now) for event in result.events]
+        async with self._writing(f"apply update of feed {result.feed.key!r}") as connection:
+            await connection.execute(self._upsert(feeds, ("key",)), [rows.feed_row(result.feed)])
+            if writes:
+                upsert = self._upsert(items, ("blog", "key"), keep=("first_seen_at",))
+                await connection.execute(upsert, writes)
+            if not new_events:
+                return []
+            insert = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
+            inserted = await connection.execute(insert, new_events)
+            return list(inserted.scalars())
+
+    # Event outbox
+
+    async def pending_events(
+        self, limit: int = 100, after_id: int | None = None
+    ) -> list[StoredEvent]:
+        """Undelivered events in delivery (id) order, optionally only those after ``after_id``."""
+        query = (
+            sa.select(events)
+            .where(events.c.delivered_at.is_(None))
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+        if after_id is not None:
+            query = query.where(events.c.id > after_id)
+        async with self._reading("read pending events") as connection:
+            result = await connection.execute(query)
+            return [rows.stored_event_from_row(row) for row in result]
+
+    async def mark_delivered(self, ids: Sequence[int]) -> None:
+        """Record delivery; ids already delivered keep their first delivery time."""
+        if not ids:
+            return
+        now = self._clock()
+        async with self._writing("mark events delivered") as connection:
+            for chunk in _chunks(sorted(set(ids))):
+                await connection.execute(
+                    sa.update(events)
+                    .where(events.c.id.in_(chunk), events.c.delivered_at.is_(None))
+                    .values(delivered_at=now)
+                )
+
+    async def pending_count(self) -> int:
+        query = (
+            sa.select(sa.func.count()).select_from(events).where(events.c.delivered_at.is_(None))
+        )
+        async with self._reading("count pending events") as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    # Plumbing
+
+    @contextlib.asynccontextmanager
+    async def _reading(self, action: str) -> AsyncIterator[AsyncConnection]:
+        with _translated(action):
+            async with self._engine.connect() as connection:
+                yield connection
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, action: str) -> AsyncIterator[AsyncConnection]:
+        lock = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+        with _translated(action):
+            async with lock, write_transaction(self._engine) as connection:
+                yield connection
+
+    def _upsert(
+        self, table: sa.Table, keys: Sequence[str], *, keep: Sequence[str] = ()
+    ) -> sa.Insert:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE every column but ``keys`` and ``keep``."""
+        unchanged = {*keys, *keep}
+        if self._dialect == "postgresql":
+            pg = postgresql.insert(table)
+            pg_set = {c.name: pg.excluded[c.name] for c in table.c if c.name not in unchanged}
+            return pg.on_conflict_do_update(index_elements=list(keys), set_=pg_set)
+        lite = sqlite.insert(table)
+        lite_set = {c.name: lite.excluded[c.name] for c in table.c if c.name not in unchanged}
+        return lite.on_conflict_do_update(index_elements=list(keys), set_=lite_set)
+
+
+def _open_error(exc: BaseException, url: URL) -> StorageError | None:
+    """Why opening failed, in one line; ``None`` for errors that are bugs, not conditions."""
+    where = describe(url)
+    if isinstance(exc, OSError | TimeoutError):
+        return StorageError(f"cannot open database {where}: server not reachable ({reason(exc)})")
+    if isinstance(exc, CommandError):
+        return StorageError(
+            f"cannot migrate database {where}: {reason(exc)} "
+            "(was it written by a newer Gatejumper?)"
+        )
+    if isinstance(exc, SQLAlchemyError):
+        return StorageError(f"cannot open database {where}: {reason(exc)}")
+    return None
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn driver errors into StorageError naming what we were doing."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise StorageError(f"could not {action}: {reason(exc)}") from exc
+
+
+def _chunks(values: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+__all__ = ["Clock", "Storage", "utc_now"]

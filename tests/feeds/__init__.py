@@ -1,0 +1,1 @@
+"""Tests of the feed core: fetch, parse, sources, decide."""

@@ -1,0 +1,78 @@
+"""Feed state: what the scheduler and the HTTP cache rely on between polls and restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from bot.storage import Storage, StorageError
+from bot.storage.records import FeedState
+from tests.storage.factories import feed
+
+PARIS = timezone(timedelta(hours=2))
+
+
+async def test_unknown_feed_is_none(storage: Storage) -> None:
+    assert await storage.get_feed("modite:nothing") is None
+
+
+async def test_feed_state_round_trips_with_every_field(storage: Storage) -> None:
+    state = FeedState(
+        key="modite:comments:post-7",
+        blog="modite",
+        url="https://modite.example/p7/feed/",
+        role="post_comments",
+        post_key="post-7",
+        etag='W/"abc"',
+        last_modified="Sat, 01 Mar 2025 10:00:00 GMT",
+        body_hash="sha256:1234",
+        next_poll_at=datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        failures=3,
+        last_error="HTTP 503 from https://modite.example/p7/feed/",
+        failing_since=datetime(2025, 3, 1, 11, 0, tzinfo=UTC),
+        last_polled_at=datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
+        last_success_at=datetime(2025, 2, 28, 23, 59, 59, tzinfo=UTC),
+        synced_at=datetime(2025, 2, 1, tzinfo=UTC),
+        emit_on_first_poll=True,
+    )
+    await storage.save_feed(state)
+    assert await storage.get_feed(state.key) == state
+
+
+async def test_datetimes_come_back_aware_and_in_utc(storage: Storage) -> None:
+    local = datetime(2025, 6, 1, 14, 0, tzinfo=PARIS)
+    await storage.save_feed(feed(next_poll_at=local, synced_at=local))
+    stored = await storage.get_feed(feed().key)
+    assert stored is not None and stored.next_poll_at is not None
+    assert stored.next_poll_at == local
+    assert stored.next_poll_at.utcoffset() == timedelta(0)
+    assert stored.next_poll_at.hour == 12
+
+
+async def test_naive_datetimes_are_refused(storage: Storage) -> None:
+    with pytest.raises(StorageError, match="naive datetime"):
+        await storage.save_feed(feed(next_poll_at=datetime(2025, 1, 1, 12, 0)))
+    assert await storage.get_feed(feed().key) is None
+
+
+async def test_save_replaces_the_whole_state(storage: Storage) -> None:
+    await storage.save_feed(feed(etag="v1", failures=2, last_error="timeout"))
+    await storage.save_feed(feed(etag="v2"))
+    assert await storage.get_feed(feed().key) == feed(etag="v2")
+
+
+async def test_list_feeds_by_blog_in_key_order(storage: Storage) -> None:
+    for key, blog in [("b:posts", "b"), ("a:posts", "a"), ("a:comments", "a")]:
+        await storage.save_feed(feed(key, blog=blog))
+    assert [f.key for f in await storage.list_feeds()] == ["a:comments", "a:posts", "b:posts"]
+    assert [f.key for f in await storage.list_feeds("a")] == ["a:comments", "a:posts"]
+    assert await storage.list_feeds("nobody") == []
+
+
+async def test_delete_feed(storage: Storage) -> None:
+    await storage.save_feed(feed("a:posts"))
+    await storage.save_feed(feed("a:comments"))
+    await storage.delete_feed("a:posts")
+    await storage.delete_feed("a:never-existed")
+    assert [f.key for f in await storage.list_feeds()] == ["a:comments"]
