@@ -1,3 +1,3 @@
 """Shared fixtures: real databases (tests/_db.py), real WordPress and Isso servers."""
 
-pytest_plugins = ["tests._db"]
+pytest_plugins = ["tests._db", "tests.isso_fixtures", "tests.wordpress_fixtures"]

@@ -31,10 +31,14 @@ T0 = datetime(2009, 7, 1, 12, 0, tzinfo=UTC)
 
 
 def post(n: int, **kw: object) -> Entry:
-    return Entry(EntryKind.POST, f"post-{n}", title=f"Post {n}", published=T0 + timedelta(days=n), **kw)  # type: ignore[arg-type]
+    return Entry(
+        EntryKind.POST, f"post-{n}", title=f"Post {n}", published=T0 + timedelta(days=n), **kw
+    )  # type: ignore[arg-type]
 
 
-def comment(n: int, parent: int | None = None, kind: EntryKind = EntryKind.COMMENT, **kw: object) -> Entry:
+def comment(
+    n: int, parent: int | None = None, kind: EntryKind = EntryKind.COMMENT, **kw: object
+) -> Entry:
     values: dict[str, object] = {
         "author": f"c{n}",
         "content_html": f"<p>comment {n}</p>",
@@ -76,28 +80,93 @@ def summary(events: tuple[object, ...]) -> list[tuple[str, str]]:
 
 CASES = [
     # (name, parsed entries, known items, kwargs, expected events, expected written keys)
-    ("baseline records silently", [comment(1), comment(2)], [], {"baseline": True}, [], ["comment-1", "comment-2"]),
-    ("new comments oldest first", [comment(3), comment(2, parent=1)], [], {},
-     [("NewComment", "comment-2"), ("NewComment", "comment-3")], ["comment-2", "comment-3"]),
+    (
+        "baseline records silently",
+        [comment(1), comment(2)],
+        [],
+        {"baseline": True},
+        [],
+        ["comment-1", "comment-2"],
+    ),
+    (
+        "new comments oldest first",
+        [comment(3), comment(2, parent=1)],
+        [],
+        {},
+        [("NewComment", "comment-2"), ("NewComment", "comment-3")],
+        ["comment-2", "comment-3"],
+    ),
     ("known unchanged is silent", [comment(1)], [known(comment(1))], {}, [], []),
-    ("edited comment", [comment(1, content_html="<p>edited</p>")], [known(comment(1))], {},
-     [("CommentEdited", "comment-1")], ["comment-1"]),
-    ("volatile fields ignored", [comment(1, avatar_url="https://new/avatar", url="https://x/#c1")],
-     [known(comment(1))], {}, [], []),
-    ("unapproved becomes removal", [comment(1, status="hold")], [known(comment(1))], {},
-     [("CommentRemoved", "comment-1")], ["comment-1"]),
-    ("re-approved comes back as new", [comment(1)], [known(comment(1), removed=True)], {},
-     [("NewComment", "comment-1")], ["comment-1"]),
-    ("unseen held comment recorded, not announced", [comment(4, status="hold")], [], {}, [], ["comment-4"]),
-    ("pingback silent unless enabled", [comment(5, kind=EntryKind.PINGBACK)], [], {}, [], ["comment-5"]),
-    ("pingback announced when enabled", [comment(5, kind=EntryKind.PINGBACK)], [], {"include_pingbacks": True},
-     [("NewPingback", "comment-5")], ["comment-5"]),
-    ("duplicate keys: first wins", [comment(1), comment(1, content_html="<p>dup</p>")], [], {},
-     [("NewComment", "comment-1")], ["comment-1"]),
+    (
+        "edited comment",
+        [comment(1, content_html="<p>edited</p>")],
+        [known(comment(1))],
+        {},
+        [("CommentEdited", "comment-1")],
+        ["comment-1"],
+    ),
+    (
+        "volatile fields ignored",
+        [comment(1, avatar_url="https://new/avatar", url="https://x/#c1")],
+        [known(comment(1))],
+        {},
+        [],
+        [],
+    ),
+    (
+        "unapproved becomes removal",
+        [comment(1, status="hold")],
+        [known(comment(1))],
+        {},
+        [("CommentRemoved", "comment-1")],
+        ["comment-1"],
+    ),
+    (
+        "re-approved comes back as new",
+        [comment(1)],
+        [known(comment(1), removed=True)],
+        {},
+        [("NewComment", "comment-1")],
+        ["comment-1"],
+    ),
+    (
+        "unseen held comment recorded, not announced",
+        [comment(4, status="hold")],
+        [],
+        {},
+        [],
+        ["comment-4"],
+    ),
+    (
+        "pingback silent unless enabled",
+        [comment(5, kind=EntryKind.PINGBACK)],
+        [],
+        {},
+        [],
+        ["comment-5"],
+    ),
+    (
+        "pingback announced when enabled",
+        [comment(5, kind=EntryKind.PINGBACK)],
+        [],
+        {"include_pingbacks": True},
+        [("NewPingback", "comment-5")],
+        ["comment-5"],
+    ),
+    (
+        "duplicate keys: first wins",
+        [comment(1), comment(1, content_html="<p>dup</p>")],
+        [],
+        {},
+        [("NewComment", "comment-1")],
+        ["comment-1"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "entries", "stored", "kwargs", "expected", "written"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "entries", "stored", "kwargs", "expected", "written"), CASES, ids=[c[0] for c in CASES]
+)
 def test_decide_table(name, entries, stored, kwargs, expected, written) -> None:  # type: ignore[no-untyped-def]
     kwargs = {"baseline": False, **kwargs}
     decision = decide_entries("b", listing(*entries), {k.key: k for k in stored}, **kwargs)
@@ -125,7 +194,9 @@ def test_removal_inferred_only_inside_a_complete_window() -> None:
     removed = with_window.events[0]
     assert isinstance(removed, CommentRemoved) and removed.post_key == "post-1"
 
-    without_window = decide_entries("b", listing(comment(8)), {kept.key: kept}, baseline=False, in_window=in_window)
+    without_window = decide_entries(
+        "b", listing(comment(8)), {kept.key: kept}, baseline=False, in_window=in_window
+    )
     assert without_window.events == ()
 
 
@@ -164,7 +235,11 @@ FAILURE_TABLE = [
 def test_after_failure_alerts_once(before: int, threshold: int, alert: bool, failing: bool) -> None:
     since = T0 if before >= threshold else None
     new, events = after_failure(
-        state(failures=before, failing_since=since), T0, "HTTP 500", retry_in=timedelta(minutes=2), failing_after=threshold
+        state(failures=before, failing_since=since),
+        T0,
+        "HTTP 500",
+        retry_in=timedelta(minutes=2),
+        failing_after=threshold,
     )
     assert new.failures == before + 1
     assert new.last_error == "HTTP 500"
@@ -175,7 +250,14 @@ def test_after_failure_alerts_once(before: int, threshold: int, alert: bool, fai
 
 def test_after_success_recovers_and_resets() -> None:
     failing = state(failures=4, last_error="boom", failing_since=T0)
-    new, events = after_success(failing, T0 + timedelta(hours=1), T0 + timedelta(hours=2), etag='"e"', last_modified=None, body_hash="h")
+    new, events = after_success(
+        failing,
+        T0 + timedelta(hours=1),
+        T0 + timedelta(hours=2),
+        etag='"e"',
+        last_modified=None,
+        body_hash="h",
+    )
     assert (new.failures, new.last_error, new.failing_since) == (0, None, None)
     assert (new.etag, new.body_hash, new.synced_at) == ('"e"', "h", T0 + timedelta(hours=1))
     (event,) = events
@@ -195,6 +277,11 @@ def test_next_poll_jitter_bounds_and_max_age() -> None:
 
 def test_edit_of_pingback_is_not_announced_as_comment_edit() -> None:
     ping = comment(5, kind=EntryKind.PINGBACK)
-    decision = decide_entries("b", listing(comment(5, kind=EntryKind.PINGBACK, content_html="x")), {ping.key: known(ping)}, baseline=False)
+    decision = decide_entries(
+        "b",
+        listing(comment(5, kind=EntryKind.PINGBACK, content_html="x")),
+        {ping.key: known(ping)},
+        baseline=False,
+    )
     assert not any(isinstance(e, CommentEdited | NewPingback) for e in decision.events)
     assert len(decision.writes) == 1
