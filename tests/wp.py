@@ -31,8 +31,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts" / "wordpress"
 SETUP_SCRIPT = REPO / "scripts" / "wordpress.sh"
@@ -79,9 +77,9 @@ class WpUser:
     email: str
     app_password: str
 
-    def basic_auth(self) -> aiohttp.BasicAuth:
+    def basic_auth(self) -> tuple[str, str]:
         """For REST calls as this user (``Fetcher.get(..., auth=...)``)."""
-        return aiohttp.BasicAuth(self.login, self.app_password)
+        return (self.login, self.app_password)
 
 
 @dataclass(frozen=True, slots=True)

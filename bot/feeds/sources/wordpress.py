@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from yarl import URL
 
 from bot.feeds.errors import ParseError, RetrieveError
@@ -161,7 +160,7 @@ class WordPressPostsSource:
     """The newest published posts, with author, featured image and categories embedded."""
 
     def __init__(
-        self, api_root: str, *, per_page: int = 20, auth: aiohttp.BasicAuth | None = None
+        self, api_root: str, *, per_page: int = 20, auth: tuple[str, str] | None = None
     ) -> None:
         self.api_root = api_root
         self.per_page = min(max(per_page, 1), 100)
@@ -211,7 +210,7 @@ class WordPressCommentsSource:
         *,
         include_pingbacks: bool = False,
         watch_window: timedelta = timedelta(days=14),
-        auth: aiohttp.BasicAuth | None = None,
+        auth: tuple[str, str] | None = None,
         post_id: int | None = None,
     ) -> None:
         self.api_root = api_root
