@@ -65,7 +65,7 @@ THREAD_NAME_FALLBACK: Final = "Untitled post"
 
 _CLOSE_FENCE: Final = "\n```"
 _MIN_BODY: Final = 16
-_FENCE: Final = re.compile(r"```([\w+#-]*)")
+_FENCE: Final = re.compile(r"```([\w+#-]{0,20})")  # a language name, never a whole line
 _SENTENCE_END: Final = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
 _WHITESPACE: Final = re.compile(r"\s+")
 # Cyrillic look-alikes for the letters that make Discord refuse a webhook name.

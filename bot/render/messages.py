@@ -196,7 +196,7 @@ def _pingback_drafts(pingback: Entry, blog: BlogConfig) -> list[MessageDraft]:
     if not blog.comments.include_pingbacks:
         return []
     label = "Trackback" if pingback.kind is EntryKind.TRACKBACK else "Pingback"
-    url = safe_url(pingback.url)
+    url = safe_url(pingback.author_url) or safe_url(pingback.url)  # the linking page first
     source = (
         html_to_text(pingback.title or "")
         or html_to_text(pingback.author or "")

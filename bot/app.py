@@ -1,0 +1,199 @@
+"""Wiring: open storage, HTTP and the parser pool once, then poll and deliver.
+
+``run`` is what ``gatejumper run`` calls; ``preview`` is ``gatejumper preview``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import AnnounceConfig, BlogConfig, Settings
+from bot.delivery import deliver_pending
+from bot.events import NewComment, NewPost
+from bot.feeds.errors import UpdateError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.models import EntryKind
+from bot.feeds.parse import ParserPool, parse_feed
+from bot.feeds.poller import Poller, summarise
+from bot.feeds.schedule import PollScheduler
+from bot.feeds.sources.base import NotModified, ParseContext
+from bot.feeds.sources.feed import discover_feeds
+from bot.feeds.update import FeedOutcome, Outcome, Updater
+from bot.sinks import Sink
+from bot.sinks.console import ConsoleSink
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    """The long-lived parts every mode shares."""
+
+    settings: Settings
+    storage: Storage
+    fetcher: Fetcher
+    parser: ParserPool
+    updater: Updater
+    poller: Poller
+
+
+@contextlib.asynccontextmanager
+async def open_core(settings: Settings, *, progress: Progress | None = None) -> AsyncIterator[Core]:
+    storage = await Storage.open(settings.database)
+    try:
+        async with Fetcher(settings.polling) as fetcher:
+            parser = ParserPool()
+            try:
+                updater = Updater(settings, storage, fetcher, parser)
+                poller = Poller(settings, updater, progress=progress)
+                yield Core(settings, storage, fetcher, parser, updater, poller)
+            finally:
+                parser.close()
+    finally:
+        await storage.close()
+
+
+class Progress:
+    """Progress of long work on stderr: at most one line every two seconds."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, every: float = 2.0) -> None:
+        self.total = total
+        self.stream = stream
+        self.every = every
+        self.done = 0
+        self.failed = 0
+        self._last = time.monotonic()
+
+    def __call__(self, outcome: FeedOutcome) -> None:
+        self.done += 1
+        self.failed += outcome.outcome is Outcome.FAILED
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            total = f"/{self.total}" if self.total else ""
+            print(
+                f"gatejumper: polled {self.done}{total} feeds ({self.failed} failed)",
+                file=self.stream,
+                flush=True,
+            )
+
+
+async def run(
+    settings: Settings, *, dry_run: bool, once: bool, config_path: Path | None = None
+) -> int:
+    """Poll and deliver until stopped (or one cycle with ``once``); returns an exit code."""
+    if not dry_run:
+        print(
+            "gatejumper: posting to Discord is not built yet in this version; use --dry-run to see "
+            "what would be posted",
+            file=sys.stderr,
+        )
+        return 2
+    sink = ConsoleSink(
+        {b.name: b for b in settings.blogs}, alerts_channel=settings.discord.alerts_channel
+    )
+    if not settings.blogs:
+        print(
+            "gatejumper: no blogs configured; add one under 'blogs:' in the config", file=sys.stderr
+        )
+        return 2
+    progress = Progress(total=0)
+    async with open_core(settings, progress=progress) as core:
+        await deliver_pending(core.storage, sink)  # what a previous run left undelivered
+        if once:
+            outcomes = await core.poller.poll_all(force=True)
+            await deliver_pending(core.storage, sink)
+            _report_cycle(outcomes)
+            return 0
+        return await _run_forever(core, sink)
+
+
+def _report_cycle(outcomes: list[FeedOutcome]) -> None:
+    for outcome in outcomes:
+        if outcome.outcome is Outcome.FAILED:
+            print(f"gatejumper: {outcome.feed}: {outcome.error}", file=sys.stderr)
+    print(f"gatejumper: {summarise(outcomes)}", file=sys.stderr)
+
+
+async def _run_forever(core: Core, sink: Sink) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    delivering = asyncio.Lock()
+
+    async def deliver() -> None:
+        async with delivering:
+            await deliver_pending(core.storage, sink)
+
+    async def poll(blog: BlogConfig) -> None:
+        outcomes = await core.poller.poll_blog(blog)
+        log.info("%s: %s", blog.name, summarise(outcomes))
+        await deliver()
+
+    scheduler = PollScheduler(core.settings, poll)
+    scheduler.add_job(deliver, timedelta(seconds=30), "deliver")
+    scheduler.start()
+    try:
+        await stop.wait()
+        log.info("stopping: finishing the event being delivered")
+    finally:
+        scheduler.shutdown()
+        async with delivering:
+            pass
+    return 0
+
+
+async def preview(url: str, *, limit: int = 3, stream: TextIO = sys.stdout) -> int:
+    """Fetch one feed (or a page that links one) and print its newest entries as messages."""
+    from bot.config import PollingConfig
+
+    async with Fetcher(PollingConfig()) as fetcher:
+        try:
+            retrieved = await fetcher.get(url)
+            if isinstance(retrieved, NotModified):  # pragma: no cover - no validators were sent
+                return 1
+            ctx = ParseContext(
+                blog="preview", feed_key="preview", url=url, role="posts", now=datetime.now(UTC)
+            )
+            try:
+                parsed = parse_feed(retrieved, ctx)
+            except UpdateError:
+                feed_url, _ = await discover_feeds(fetcher, url)
+                if feed_url is None:
+                    raise
+                print(f"gatejumper: using the feed {feed_url} found on that page", file=sys.stderr)
+                retrieved = await fetcher.get(feed_url)
+                assert not isinstance(retrieved, NotModified)
+                parsed = parse_feed(retrieved, ctx)
+        except UpdateError as error:
+            print(f"gatejumper: {error}", file=sys.stderr)
+            return 1
+    blog = BlogConfig(name="preview", platform="feed", url=url, announce=AnnounceConfig(channel=1))  # type: ignore[arg-type]
+    sink = ConsoleSink({"preview": blog}, stream=stream)
+    newest = sorted(parsed.entries, key=lambda e: e.published or datetime.min.replace(tzinfo=UTC))[
+        -limit:
+    ]
+    if not newest:
+        print(f"gatejumper: {url} has no entries", file=sys.stderr)
+        return 1
+    for entry in newest:
+        event = (
+            NewPost("preview", entry)
+            if entry.kind is EntryKind.POST
+            else NewComment("preview", entry)
+        )
+        await sink.deliver(event)
+    return 0
