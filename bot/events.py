@@ -76,11 +76,27 @@ class FeedRecovered:
     failing_since: datetime | None
 
 
-Event = NewPost | NewComment | NewPingback | CommentEdited | CommentRemoved | FeedFailing | FeedRecovered
+Event = (
+    NewPost
+    | NewComment
+    | NewPingback
+    | CommentEdited
+    | CommentRemoved
+    | FeedFailing
+    | FeedRecovered
+)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (NewPost, NewComment, NewPingback, CommentEdited, CommentRemoved, FeedFailing, FeedRecovered)
+    for cls in (
+        NewPost,
+        NewComment,
+        NewPingback,
+        CommentEdited,
+        CommentRemoved,
+        FeedFailing,
+        FeedRecovered,
+    )
 }
 
 

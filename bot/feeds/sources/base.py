@@ -73,6 +73,8 @@ class Source(Protocol):
     @property
     def parse(self) -> ParseFunc: ...
 
-    async def retrieve(self, fetcher: Fetcher, state: FeedState, now: datetime) -> Retrieved | NotModified:
+    async def retrieve(
+        self, fetcher: Fetcher, state: FeedState, now: datetime
+    ) -> Retrieved | NotModified:
         """Fetch the listing; raise :class:`bot.feeds.errors.RetrieveError` on failure."""
         ...
