@@ -202,6 +202,10 @@ def _setup_logging(*, verbose: bool) -> None:
         )
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Libraries that narrate routine work at INFO (migrations, HTTP, the gateway) speak up
+    # only when something is wrong, unless -v asks for everything.
+    for noisy in ("alembic", "aiosqlite", "apscheduler", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,14 +8,19 @@
 - isso: the RSS/Atom posts feed, then the Isso thread of each of the newest
   ``follow_posts`` posts.
 
-Discovered URLs are stored in the feed rows, so discovery runs once.
+Discovered URLs are stored in the feed rows, so discovery runs once. Feed rows
+are looked up through :class:`FeedStates`, which a poller fills in bulk ahead of a
+cycle; which posts' comments are followed is remembered while the posts feed's
+body stays the same (see ``plan_comments``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from datetime import datetime
+from urllib.parse import quote, urlsplit
 
 from bot.config import BlogConfig, secret
 from bot.feeds.errors import UpdateError
@@ -30,13 +35,74 @@ from bot.feeds.sources.wordpress import (
     discover_api_root,
 )
 from bot.storage import Storage
-from bot.storage.records import FeedState, KnownItem
+from bot.storage.records import FeedState
 
 
 @dataclass(frozen=True, slots=True)
 class Planned:
     state: FeedState
     source: Source
+
+
+class FeedStates:
+    """The feed rows planning reads: read ahead in bulk when the caller can, else one by one.
+
+    A poller holding the blogs' locks reads every row a cycle needs at once
+    (:meth:`read_ahead`) and passes on each poll's new state (:meth:`remember`), so
+    planning thousands of blogs costs a few queries instead of several per feed.
+    Rows read or saved here are taken as current: use one instance per cycle. ``save``
+    (``Storage.save_feed`` by default) lets a poller batch the new rows of many blogs.
+    """
+
+    def __init__(
+        self, storage: Storage, *, save: Callable[[FeedState], Awaitable[None]] | None = None
+    ) -> None:
+        self.storage = storage
+        self._save = save or storage.save_feed
+        self._known: dict[str, FeedState | None] = {}
+
+    async def read_ahead(self, keys: Iterable[str]) -> None:
+        """Read the rows of ``keys`` not known yet (absent rows are remembered as absent)."""
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._known]
+        if not wanted:
+            return
+        found = await self.storage.get_feeds(wanted)
+        for key in wanted:
+            self._known[key] = found.get(key)
+
+    async def get(self, key: str) -> FeedState | None:
+        if key not in self._known:
+            self._known[key] = await self.storage.get_feed(key)
+        return self._known[key]
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, FeedState]:
+        await self.read_ahead(keys)
+        return {key: state for key in keys if (state := self._known[key]) is not None}
+
+    async def save(self, state: FeedState) -> None:
+        await self._save(state)
+        self._known[state.key] = state
+
+    def remember(self, key: str, state: FeedState | None) -> None:
+        """The state a poll stored; ``None`` if unknown (read again when asked)."""
+        if state is None:
+            self._known.pop(key, None)
+        else:
+            self._known[key] = state
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedPost:
+    """A post whose comments are polled: what planning needs of it."""
+
+    key: str
+    listing_url: str
+    source: Source
+    published: datetime | None
+
+
+#: Per blog name: (what the list was computed from, the followed posts); see ``plan_comments``.
+FollowedCache = MutableMapping[str, tuple[tuple[object, ...], list[FollowedPost]]]
 
 
 def blog_auth(blog: BlogConfig) -> tuple[str, str] | None:
@@ -54,16 +120,19 @@ def comments_key(blog: BlogConfig, post_key: str | None = None) -> str:
     return f"{blog.name}:comments" if post_key is None else f"{blog.name}:comments:{post_key}"
 
 
-async def plan_posts(blog: BlogConfig, storage: Storage, fetcher: Fetcher) -> list[Planned]:
+async def plan_posts(
+    blog: BlogConfig, storage: Storage, fetcher: Fetcher, *, states: FeedStates | None = None
+) -> list[Planned]:
     """The blog's posts listing, discovering its URL on first use (raises UpdateError)."""
-    state = await storage.get_feed(posts_key(blog))
+    states = states or FeedStates(storage)
+    state = await states.get(posts_key(blog))
     if blog.platform == "wordpress":
-        if state is None or not _belongs_to(state.url, blog):
+        if state is None or not _discovered(state, blog):
             root = await discover_api_root(fetcher, str(blog.url))
-            state = await _saved(storage, state, posts_key(blog), blog, root, "posts")
+            state = await _saved(states, state, posts_key(blog), blog, root, "posts")
         return [Planned(state, WordPressPostsSource(state.url, auth=blog_auth(blog)))]
     url = str(blog.posts_feed) if blog.posts_feed else None
-    if url is None and state is not None and _belongs_to(state.url, blog, strict=False):
+    if url is None and state is not None and _discovered(state, blog, strict=False):
         url = state.url
     if url is None:
         posts_url, comments_url = await discover_feeds(fetcher, str(blog.url))
@@ -74,27 +143,39 @@ async def plan_posts(blog: BlogConfig, storage: Storage, fetcher: Fetcher) -> li
         url = posts_url
         if comments_url and blog.platform == "feed" and blog.comments_feed is None:
             await _saved(
-                storage,
-                await storage.get_feed(comments_key(blog)),
+                states,
+                await states.get(comments_key(blog)),
                 comments_key(blog),
                 blog,
                 comments_url,
                 "comments",
             )
     if state is None or state.url != url:
-        state = await _saved(storage, state, posts_key(blog), blog, url, "posts")
+        state = await _saved(states, state, posts_key(blog), blog, url, "posts")
     return [Planned(state, FeedPostsSource(state.url))]
 
 
-async def plan_comments(blog: BlogConfig, storage: Storage, posts: list[Planned]) -> list[Planned]:
-    """The blog's comment listings, after its posts were polled."""
+async def plan_comments(
+    blog: BlogConfig,
+    storage: Storage,
+    posts: list[Planned],
+    *,
+    states: FeedStates | None = None,
+    followed: FollowedCache | None = None,
+) -> list[Planned]:
+    """The blog's comment listings, after its posts were polled.
+
+    ``followed`` (kept by the caller across cycles) saves reading the newest posts again
+    while the posts feed's body is the same: posts only change when that body does.
+    """
     if not posts:
         return []
+    states = states or FeedStates(storage)
     if blog.platform == "wordpress":
         root = posts[0].state.url
-        state = await storage.get_feed(comments_key(blog))
+        state = await states.get(comments_key(blog))
         if state is None or state.url != root:
-            state = await _saved(storage, state, comments_key(blog), blog, root, "comments")
+            state = await _saved(states, state, comments_key(blog), blog, root, "comments")
         source = WordPressCommentsSource(
             root,
             include_pingbacks=blog.comments.include_pingbacks,
@@ -104,23 +185,51 @@ async def plan_comments(blog: BlogConfig, storage: Storage, posts: list[Planned]
         return [Planned(state, source)]
     if blog.platform == "feed":
         site_wide = str(blog.comments_feed) if blog.comments_feed else None
-        state = await storage.get_feed(comments_key(blog))
+        state = await states.get(comments_key(blog))
         if site_wide is None and state is not None:
             site_wide = state.url
         if site_wide is not None:
             if state is None or state.url != site_wide:
-                state = await _saved(
-                    storage, state, comments_key(blog), blog, site_wide, "comments"
-                )
+                state = await _saved(states, state, comments_key(blog), blog, site_wide, "comments")
             return [Planned(state, FeedCommentsSource(state.url))]
-    return await _per_post(blog, storage)
+    return await _per_post(blog, states, followed)
 
 
-async def _per_post(blog: BlogConfig, storage: Storage) -> list[Planned]:
-    posts_state = await storage.get_feed(posts_key(blog))
-    newest = await storage.newest_posts(blog.name, blog.comments.follow_posts)
+async def _per_post(
+    blog: BlogConfig, states: FeedStates, cache: FollowedCache | None
+) -> list[Planned]:
+    followed = await _followed_posts(blog, states, cache)
+    known = await states.get_many([comments_key(blog, post.key) for post in followed])
     planned = []
-    for post in newest:
+    for post in followed:
+        key = comments_key(blog, post.key)
+        state = known.get(key)
+        if state is None:
+            state = FeedState(
+                key=key,
+                blog=blog.name,
+                url=post.listing_url,
+                role="post_comments",
+                post_key=post.key,
+                emit_on_first_poll=_is_new_post(post, await states.get(posts_key(blog))),
+            )
+            await states.save(state)
+        planned.append(Planned(state, post.source))
+    return planned
+
+
+async def _followed_posts(
+    blog: BlogConfig, states: FeedStates, cache: FollowedCache | None
+) -> list[FollowedPost]:
+    """The newest ``follow_posts`` posts that have a comment listing, from ``cache`` if valid."""
+    posts_state = await states.get(posts_key(blog))
+    body_hash = posts_state.body_hash if posts_state else None
+    made_from = (body_hash, blog.comments.follow_posts, blog.platform, str(blog.isso_url))
+    cached = cache.get(blog.name) if cache is not None and body_hash is not None else None
+    if cached is not None and cached[0] == made_from:
+        return cached[1]
+    followed = []
+    for post in await states.storage.newest_posts(blog.name, blog.comments.follow_posts):
         if post.removed or post.kind is not EntryKind.POST:
             continue
         if blog.platform == "isso":
@@ -135,23 +244,13 @@ async def _per_post(blog: BlogConfig, storage: Storage) -> list[Planned]:
             source = FeedCommentsSource(url, post_key=post.key, post_url=post.entry.url)
         else:
             continue
-        key = comments_key(blog, post.key)
-        state = await storage.get_feed(key)
-        if state is None:
-            state = FeedState(
-                key=key,
-                blog=blog.name,
-                url=url,
-                role="post_comments",
-                post_key=post.key,
-                emit_on_first_poll=_is_new_post(post, posts_state),
-            )
-            await storage.save_feed(state)
-        planned.append(Planned(state, source))
-    return planned
+        followed.append(FollowedPost(post.key, url, source, post.published))
+    if cache is not None and body_hash is not None:
+        cache[blog.name] = (made_from, followed)
+    return followed
 
 
-def _is_new_post(post: KnownItem, posts_state: FeedState | None) -> bool:
+def _is_new_post(post: FollowedPost, posts_state: FeedState | None) -> bool:
     """A post published after the blog's first sync was announced: all its comments are news."""
     if posts_state is None or posts_state.synced_at is None or post.published is None:
         return False
@@ -159,15 +258,24 @@ def _is_new_post(post: KnownItem, posts_state: FeedState | None) -> bool:
 
 
 async def _saved(
-    storage: Storage, state: FeedState | None, key: str, blog: BlogConfig, url: str, role: str
+    states: FeedStates, state: FeedState | None, key: str, blog: BlogConfig, url: str, role: str
 ) -> FeedState:
     """Create the feed row, or point an existing one at a new URL (dropping its validators)."""
     if state is None:
         state = FeedState(key=key, blog=blog.name, url=url, role=role)
     else:
         state = dataclasses.replace(state, url=url, etag=None, last_modified=None, body_hash=None)
-    await storage.save_feed(state)
+    await states.save(state)
     return state
+
+
+def _discovered(state: FeedState, blog: BlogConfig, *, strict: bool = True) -> bool:
+    """Whether the stored posts row holds a URL discovery found for this blog.
+
+    A failed discovery leaves the blog's own address in the row (to count the
+    failures): that is no feed, so discovery must run again next time.
+    """
+    return state.url != str(blog.url) and _belongs_to(state.url, blog, strict=strict)
 
 
 def _belongs_to(url: str, blog: BlogConfig, *, strict: bool = True) -> bool:
@@ -179,5 +287,15 @@ def _belongs_to(url: str, blog: BlogConfig, *, strict: bool = True) -> bool:
     return stored.netloc == site.netloc and stored.path.startswith(site.path.rstrip("/"))
 
 
+# What a browser leaves as is in ``location.pathname`` (the WHATWG path percent-encode set).
+_PATH_SAFE = "/!$%&'()*+,;=:@[]\\^|~"
+
+
 def _path(url: str) -> str:
-    return urlsplit(url).path or "/"
+    """The post's Isso thread ``uri``: its path as the embed script sends it.
+
+    Isso's script uses ``location.pathname``, which browsers percent-encode,
+    while feeds may write a link's path raw (``/déjà-vu/``); escapes already
+    there are kept.
+    """
+    return quote(urlsplit(url).path or "/", safe=_PATH_SAFE)

@@ -2,25 +2,50 @@
 
 Posts go first so that comments find their post already stored (and so that
 per-post comment feeds of brand-new posts exist). Blogs are polled
-concurrently; a failing blog or feed never stops the others.
+concurrently (through a window, see ``HOST_WINDOW``); a failing blog or feed
+never stops the others. The feed rows a cycle needs are read in bulk up front,
+under the blogs' locks, and the polls' results are written in batches, so a cycle
+of thousands of unchanged feeds costs a few queries, not several per feed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from bot.config import BlogConfig, Settings
 from bot.feeds.errors import UpdateError
-from bot.feeds.plan import Planned, plan_comments, plan_posts
+from bot.feeds.plan import (
+    FeedStates,
+    FollowedCache,
+    Planned,
+    comments_key,
+    plan_comments,
+    plan_posts,
+    posts_key,
+)
 from bot.feeds.update import FeedOutcome, Outcome, Updater
 from bot.storage.records import FeedState
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 ProgressCallback = Callable[[FeedOutcome], None]
+
+#: ``poll_all`` runs at most this many polls of one host's blogs at once, times the
+#: per-host fetch limit, and this many in all, times the fetch limit: more polls than
+#: fetches keep the fetches going while polls wait for their results to be stored, and
+#: a window instead of every blog at once keeps memory flat (thousands of blogs). The
+#: window per host means blogs queued for a slow host never hold the others back.
+HOST_WINDOW = 4
+TOTAL_WINDOW = 8
 
 
 class Poller:
@@ -33,12 +58,38 @@ class Poller:
         self.updater = updater
         self.progress = progress
         self._locks: dict[str, asyncio.Lock] = {}
+        self._followed: FollowedCache = {}
 
     async def poll_all(self, *, force: bool = False) -> list[FeedOutcome]:
-        """Poll every blog once, concurrently."""
-        results = await asyncio.gather(
-            *(self.poll_blog(b, force=force) for b in self.settings.blogs)
-        )
+        """Poll every blog once, concurrently.
+
+        Blogs not being polled already are locked at once and their feed rows read
+        in bulk; a blog whose poll is running gets polled after it, as ``poll_blog``.
+        """
+        blogs = self.settings.blogs
+        held: set[str] = set()
+        try:
+            for blog in blogs:
+                lock = self._lock(blog)
+                if not lock.locked():
+                    await lock.acquire()  # free: returns at once, without yielding
+                    held.add(blog.name)
+            states = self._states()
+            await states.read_ahead(self._keys([b for b in blogs if b.name in held]))
+            polling = self.settings.polling
+            results = await _windowed(
+                blogs,
+                lambda b: (
+                    self._poll_held(b, force, states, held)
+                    if b.name in held
+                    else self.poll_blog(b, force=force)
+                ),
+                per_host=HOST_WINDOW * polling.per_host_concurrency,
+                total=TOTAL_WINDOW * polling.concurrency,
+            )
+        finally:
+            for name in held:  # the blogs whose poll never started
+                self._locks[name].release()
         return [outcome for outcomes in results for outcome in outcomes]
 
     async def poll_blog(self, blog: BlogConfig, *, force: bool = False) -> list[FeedOutcome]:
@@ -47,29 +98,73 @@ class Poller:
         ``force`` ignores the stored next-poll times (``--once``, resync).
         Never two polls of one blog at once: a second call waits for the first.
         """
-        lock = self._locks.setdefault(blog.name, asyncio.Lock())
-        async with lock:
-            outcomes: list[FeedOutcome] = []
-            try:
-                posts = await plan_posts(blog, self.updater.storage, self.updater.fetcher)
-            except UpdateError as error:
-                outcomes.append(await self._planning_failed(blog, error))
-                return outcomes
-            outcomes += await self._run(blog, posts, force)
-            comments = await plan_comments(blog, self.updater.storage, posts)
-            outcomes += await self._run(blog, comments, force)
+        async with self._lock(blog):
+            states = self._states()
+            await states.read_ahead(self._keys([blog]))
+            return await self._poll(blog, force, states)
+
+    async def _poll_held(
+        self, blog: BlogConfig, force: bool, states: FeedStates, held: set[str]
+    ) -> list[FeedOutcome]:
+        """``_poll`` of a blog ``poll_all`` locked; unlocks it at the end."""
+        try:
+            return await self._poll(blog, force, states)
+        finally:
+            held.discard(blog.name)
+            self._locks[blog.name].release()
+
+    async def _poll(self, blog: BlogConfig, force: bool, states: FeedStates) -> list[FeedOutcome]:
+        storage = self.updater.storage
+        outcomes: list[FeedOutcome] = []
+        try:
+            posts = await plan_posts(blog, storage, self.updater.fetcher, states=states)
+        except UpdateError as error:
+            outcomes.append(await self._planning_failed(blog, error))
             return outcomes
+        except Exception as error:  # e.g. a home page no parser expected: still this blog's
+            log.exception("unexpected error while planning the polls of %s", blog.name)
+            outcomes.append(await self._planning_failed(blog, error))
+            return outcomes
+        outcomes += await self._run(blog, posts, force, states)
+        comments = await plan_comments(blog, storage, posts, states=states, followed=self._followed)
+        if comments:
+            outcomes += await self._run(blog, comments, force, states)
+        return outcomes
+
+    def _states(self) -> FeedStates:
+        """Feed rows for one cycle; new rows are written in batches with the polls' results."""
+        return FeedStates(self.updater.storage, save=self.updater.save_state)
+
+    def _lock(self, blog: BlogConfig) -> asyncio.Lock:
+        lock = self._locks.get(blog.name)
+        if lock is None:
+            lock = self._locks[blog.name] = asyncio.Lock()
+        return lock
+
+    def _keys(self, blogs: Sequence[BlogConfig]) -> list[str]:
+        """The feed rows polling ``blogs`` will look at, as far as known before planning."""
+        keys = []
+        for blog in blogs:
+            keys += [posts_key(blog), comments_key(blog)]
+            if cached := self._followed.get(blog.name):
+                keys += [comments_key(blog, post.key) for post in cached[1]]
+        return keys
 
     async def _run(
-        self, blog: BlogConfig, planned: Sequence[Planned], force: bool
+        self, blog: BlogConfig, planned: Sequence[Planned], force: bool, states: FeedStates
     ) -> list[FeedOutcome]:
-        now = self.updater.clock()
-        due = [p for p in planned if force or self.is_due(blog, p.state, now)]
-        outcomes = await asyncio.gather(*(self._one(blog, p) for p in due))
-        return list(outcomes)
+        if force:
+            due = list(planned)
+        else:
+            now = self.updater.clock()
+            due = [p for p in planned if self.is_due(blog, p.state, now)]
+        if len(due) == 1:  # the common case: no task to create
+            return [await self._one(blog, due[0], states)]
+        return await _every(self._one(blog, p, states) for p in due)
 
-    async def _one(self, blog: BlogConfig, planned: Planned) -> FeedOutcome:
+    async def _one(self, blog: BlogConfig, planned: Planned, states: FeedStates) -> FeedOutcome:
         outcome = await self.updater.update_feed(blog, planned.state, planned.source)
+        states.remember(planned.state.key, outcome.state)
         if self.progress:
             self.progress(outcome)
         return outcome
@@ -77,16 +172,20 @@ class Poller:
     def is_due(self, blog: BlogConfig, state: FeedState, now: datetime) -> bool:
         """Due when its next-poll time (backoff, Retry-After, max-age) is reached.
 
-        A tolerance of the scheduler's jitter keeps a healthy feed from
-        skipping a whole interval because its job fired slightly early.
+        A healthy feed's time gets a tolerance of both jitters (its own ± and
+        the job's up to +jitter·interval), so it never skips a whole interval
+        because its job fired early; a failing feed waits out its backoff or
+        Retry-After exactly.
         """
         if state.next_poll_at is None:
             return True
+        if state.failures:
+            return state.next_poll_at <= now
         interval = self.settings.interval_for(blog)
-        tolerance = interval * (self.settings.polling.jitter + 0.05) + timedelta(seconds=1)
+        tolerance = interval * (2 * self.settings.polling.jitter + 0.05) + timedelta(seconds=1)
         return state.next_poll_at - tolerance <= now
 
-    async def _planning_failed(self, blog: BlogConfig, error: UpdateError) -> FeedOutcome:
+    async def _planning_failed(self, blog: BlogConfig, error: Exception) -> FeedOutcome:
         """Discovery failed: record it on the blog's posts feed so status and alerts see it."""
         storage = self.updater.storage
         key = f"{blog.name}:posts"
@@ -97,6 +196,89 @@ class Poller:
         if self.progress:
             self.progress(outcome)
         return outcome
+
+
+async def _windowed(
+    blogs: Sequence[BlogConfig],
+    poll: Callable[[BlogConfig], Coroutine[Any, Any, T]],
+    *,
+    per_host: int,
+    total: int,
+) -> list[T]:
+    """``poll(blog)`` for every blog, at most ``per_host`` of one host and ``total`` at once.
+
+    Hosts take turns. Like ``_every``: results in blog order, and the first error (in
+    blog order) raised once every poll has finished.
+    """
+    loop = asyncio.get_running_loop()
+    waiting: dict[str, collections.deque[int]] = {}
+    for index, blog in enumerate(blogs):
+        waiting.setdefault(_host_of(blog), collections.deque()).append(index)
+    ready = collections.deque(waiting)  # hosts that may start a poll now
+    running = dict.fromkeys(waiting, 0)
+    outcomes: list[T | BaseException | None] = [None] * len(blogs)
+    tasks: set[asyncio.Task[T]] = set()
+    finished: asyncio.Future[None] = loop.create_future()
+    left = len(blogs)
+
+    def start_more() -> None:
+        while ready and len(tasks) < total:
+            host = ready.popleft()
+            index = waiting[host].popleft()
+            running[host] += 1
+            task = loop.create_task(poll(blogs[index]))
+            tasks.add(task)
+            task.add_done_callback(functools.partial(done, host, index))
+            if waiting[host] and running[host] < per_host:
+                ready.append(host)
+
+    def done(host: str, index: int, task: asyncio.Task[T]) -> None:
+        nonlocal left
+        tasks.discard(task)
+        outcomes[index] = task.exception() if not task.cancelled() else asyncio.CancelledError()
+        if outcomes[index] is None:
+            outcomes[index] = task.result()
+        running[host] -= 1
+        if waiting[host] and running[host] == per_host - 1:
+            ready.append(host)  # it was full
+        left -= 1
+        if left == 0 and not finished.done():
+            finished.set_result(None)
+        elif not finished.done():
+            start_more()
+
+    if not blogs:
+        return []
+    start_more()
+    try:
+        await finished
+    except BaseException:
+        ready.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return cast(list[T], outcomes)
+
+
+def _host_of(blog: BlogConfig) -> str:
+    return urlsplit(str(blog.posts_feed or blog.url)).hostname or ""
+
+
+async def _every(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """``gather`` that lets every one finish before raising the first error.
+
+    Plain ``gather`` would leave the others running unawaited, after the blog's
+    lock is released (so two polls of one blog could overlap after all).
+    """
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
 
 
 def summarise(outcomes: Sequence[FeedOutcome]) -> str:

@@ -8,6 +8,7 @@ which :class:`bot.feeds.poller.Poller` checks on each run.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ class PollScheduler:
     def __init__(self, settings: Settings, job: BlogJob) -> None:
         self.settings = settings
         self.job = job
+        self._running: set[asyncio.Task[object]] = set()
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -39,7 +41,7 @@ class PollScheduler:
             interval = self.settings.interval_for(blog)
             first = now + timedelta(seconds=1) + interval * (index / max(len(blogs), 1))
             self.scheduler.add_job(
-                self.job,
+                self._tracked,
                 IntervalTrigger(
                     seconds=interval.total_seconds(),
                     start_date=first,
@@ -53,6 +55,33 @@ class PollScheduler:
             )
         self.scheduler.start()
         log.info("polling %d blogs", len(blogs))
+
+    async def _tracked(self, blog: BlogConfig) -> object:
+        """Runs the blog job, remembered so that :meth:`stop` can let it finish."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            return await self.job(blog)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop scheduling, let running polls finish (cancel them after ``grace`` s), shut down.
+
+        APScheduler's own shutdown cancels running jobs; a poll cut mid-way is
+        safe (its writes are one transaction) but wastes the work.
+        """
+        if self.scheduler.running:
+            self.scheduler.pause()
+        running = [t for t in self._running if t is not asyncio.current_task()]
+        if running:
+            log.info("stopping: waiting for %d blog polls to finish", len(running))
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+        self.shutdown()
 
     def add_job(self, job: Callable[[], Awaitable[object]], every: timedelta, name: str) -> None:
         """A periodic housekeeping job (e.g. draining the event outbox)."""

@@ -7,13 +7,16 @@ one bad feed never stops the others. Only unexpected errors are logged loudly.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from bot.config import BlogConfig, Settings
 from bot.feeds.decide import after_failure, after_success, decide_entries, next_poll
@@ -49,6 +52,8 @@ class FeedOutcome:
     outcome: Outcome
     events: int = 0
     error: str | None = None
+    #: The feed's state as stored after this poll (so a poller need not read it back).
+    state: FeedState | None = field(default=None, compare=False, repr=False)
 
 
 class Updater:
@@ -70,22 +75,33 @@ class Updater:
         self.parser = parser
         self.clock = clock
         self.rng = rng or random.Random()
+        self._commits = GroupCommit(storage)
+        self._bodies = BodyLimit(
+            settings.polling.concurrency, settings.polling.per_host_concurrency
+        )
 
     async def update_feed(self, blog: BlogConfig, state: FeedState, source: Source) -> FeedOutcome:
         """Poll one feed once; never raises for the feed's own failures."""
         now = self.clock()
         try:
-            retrieved = await source.retrieve(self.fetcher, state, now)
-            if isinstance(retrieved, NotModified):
-                return await self._unchanged(
-                    blog, state, now, retrieved.max_age, Outcome.NOT_MODIFIED
-                )
-            if state.synced_at is not None and retrieved.body_hash == state.body_hash:
-                return await self._unchanged(
-                    blog, state, now, retrieved.max_age, Outcome.UNCHANGED, retrieved
-                )
-            parsed = await self.parser.run(source.parse, retrieved, self._context(blog, state, now))
-            return await self._store(blog, state, retrieved, parsed, now)
+            async with self._bodies.hold(state.url) as held:
+                retrieved = await source.retrieve(self.fetcher, state, now)
+                if isinstance(retrieved, NotModified):
+                    held.release()
+                    return await self._unchanged(
+                        blog, state, now, retrieved.max_age, Outcome.NOT_MODIFIED
+                    )
+                if state.synced_at is not None and retrieved.body_hash == state.body_hash:
+                    held.release()
+                    validators = (retrieved.etag, retrieved.last_modified)
+                    max_age = retrieved.max_age
+                    del retrieved  # the body: not kept while the write waits for its batch
+                    return await self._unchanged(
+                        blog, state, now, max_age, Outcome.UNCHANGED, validators
+                    )
+                context = self._context(blog, state, now)
+                parsed = await self.parser.run(source.parse, retrieved, context)
+                return await self._store(blog, state, retrieved, parsed, now)
         except UpdateError as error:
             return await self.record_failure(blog, state, error, now)
         except Exception as error:  # an unexpected bug must still not stop the other feeds
@@ -114,10 +130,14 @@ class Updater:
             failing_after=self.settings.polling.failing_after,
         )
         log.warning(
-            "%s: %s (failure %d, next try in %s)", state.key, message, new_state.failures, retry_in
+            "%s: %s (failure %d, next try in %s)",
+            state.key,
+            message,
+            new_state.failures,
+            timedelta(seconds=round(retry_in.total_seconds())),
         )
-        await self.storage.apply_update(UpdateResult(new_state, (), events))
-        return FeedOutcome(state.key, Outcome.FAILED, len(events), message)
+        await self._commits.apply(UpdateResult(new_state, (), events))
+        return FeedOutcome(state.key, Outcome.FAILED, len(events), message, new_state)
 
     def _context(self, blog: BlogConfig, state: FeedState, now: datetime) -> ParseContext:
         return ParseContext(
@@ -146,18 +166,20 @@ class Updater:
         now: datetime,
         max_age: float | None,
         outcome: Outcome,
-        retrieved: Retrieved | None = None,
+        validators: tuple[str | None, str | None] | None = None,
     ) -> FeedOutcome:
+        """Nothing new: only the feed's row changes (validators, schedule, health)."""
+        etag, last_modified = validators or (state.etag, state.last_modified)
         new_state, events = after_success(
             state,
             now,
             self._next(blog, now, max_age),
-            etag=retrieved.etag if retrieved else state.etag,
-            last_modified=retrieved.last_modified if retrieved else state.last_modified,
+            etag=etag,
+            last_modified=last_modified,
             body_hash=state.body_hash,
         )
-        await self.storage.apply_update(UpdateResult(new_state, (), events))
-        return FeedOutcome(state.key, outcome, len(events))
+        await self._commits.apply(UpdateResult(new_state, (), events))
+        return FeedOutcome(state.key, outcome, len(events), state=new_state)
 
     async def _store(
         self,
@@ -197,8 +219,12 @@ class Updater:
             body_hash=retrieved.body_hash,
         )
         events = recovery + decision.events
-        await self.storage.apply_update(UpdateResult(new_state, decision.writes, events))
-        return FeedOutcome(state.key, Outcome.UPDATED, len(events))
+        await self._commits.apply(UpdateResult(new_state, decision.writes, events))
+        return FeedOutcome(state.key, Outcome.UPDATED, len(events), state=new_state)
+
+    async def save_state(self, state: FeedState) -> None:
+        """Store a feed's state (a new feed row, say) along with the polls' results."""
+        await self._commits.apply(UpdateResult(state))
 
     async def _with_post_context(self, blog: str, entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
         """Give comments the title and link of their post when storage knows the post."""
@@ -221,3 +247,147 @@ class Updater:
                 )
             enriched.append(entry)
         return tuple(enriched)
+
+
+class GroupCommit:
+    """Writes poll results in batches: those that arrive while a write runs go in the next one.
+
+    Polling thousands of feeds then costs a transaction per batch instead of one per feed,
+    with no added wait when polls are few (a lone result is written at once). Each caller
+    returns only when its own result is stored, or raises what storing it raised: a batch
+    that fails is written again one result at a time, so one bad result fails alone.
+    """
+
+    def __init__(self, storage: Storage, max_batch: int = 500) -> None:
+        self.storage = storage
+        self.max_batch = max_batch
+        self._queue: list[tuple[UpdateResult, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def apply(self, result: UpdateResult) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.append((result, done))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_all())
+        await done
+
+    async def _write_all(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: len(batch)]
+                try:
+                    await self._write(batch)
+                except asyncio.CancelledError:
+                    for _, done in batch:
+                        done.cancel()
+                    raise
+        finally:
+            self._writer = None
+            for _, done in self._queue:  # only when cancelled: nobody will write these
+                done.cancel()
+            self._queue.clear()
+
+    async def _write(self, batch: list[tuple[UpdateResult, asyncio.Future[None]]]) -> None:
+        try:
+            if len(batch) == 1:
+                await self.storage.apply_update(batch[0][0])
+            else:
+                await self.storage.apply_updates([result for result, _ in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error)
+                return
+            for result, done in batch:
+                try:
+                    await self.storage.apply_update(result)
+                except Exception as single:
+                    _settle(done, single)
+                else:
+                    _settle(done, None)
+            return
+        for _, done in batch:
+            _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():  # the caller was cancelled; the write stands
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
+class BodyLimit:
+    """At most ``total`` feeds (``per_host`` per host) between their request and their store.
+
+    Fetching runs far ahead of parsing when many feeds changed (a first sync): without a
+    limit every body would wait in memory for a parser. The host slot is taken first, as
+    the fetcher does, so feeds queued for one slow host never hold slots other hosts need.
+    A feed that turns out unchanged gives its slots back at once (``Held.release``).
+    """
+
+    def __init__(self, total: int, per_host: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self._per_host = per_host
+        self._hosts: dict[str, _HostSlot] = {}
+
+    def hold(self, url: str) -> Held:
+        """``async with limit.hold(url) as held:`` the slots of the feed at ``url``."""
+        host = _host(url)
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self._per_host))
+        return Held(self, host, slot)
+
+    def _leave(self, host: str, slot: _HostSlot) -> None:
+        slot.users -= 1
+        if slot.users == 0 and self._hosts.get(host) is slot:
+            del self._hosts[host]
+
+
+@dataclass(slots=True)
+class _HostSlot:
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
+class Held:
+    """The slots one feed holds in a :class:`BodyLimit` (an async context manager)."""
+
+    __slots__ = ("_host", "_limit", "_slot", "_taken")
+
+    def __init__(self, limit: BodyLimit, host: str, slot: _HostSlot) -> None:
+        self._limit = limit
+        self._host = host
+        self._slot = slot
+        self._taken: list[asyncio.Semaphore] = []
+        slot.users += 1
+
+    async def __aenter__(self) -> Held:
+        try:
+            await self._slot.semaphore.acquire()
+            self._taken.append(self._slot.semaphore)
+            await self._limit._total.acquire()
+            self._taken.append(self._limit._total)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+        if self._slot.users:
+            self._limit._leave(self._host, self._slot)
+
+    def release(self) -> None:
+        """Give the slots back now (again later is a no-op)."""
+        while self._taken:
+            self._taken.pop().release()
+
+
+@functools.lru_cache(maxsize=4096)
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""

@@ -4,6 +4,21 @@ Everything else talks to :class:`Storage` in terms of :mod:`bot.storage.records`
 """
 
 from bot.storage.errors import StorageError
+from bot.storage.mirror import (
+    DisabledTarget,
+    MessageIntent,
+    MirroredMessage,
+    PostThread,
+    Webhook,
+)
 from bot.storage.storage import Storage
 
-__all__ = ["Storage", "StorageError"]
+__all__ = [
+    "DisabledTarget",
+    "MessageIntent",
+    "MirroredMessage",
+    "PostThread",
+    "Storage",
+    "StorageError",
+    "Webhook",
+]

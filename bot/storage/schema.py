@@ -2,6 +2,9 @@
 
 ``feeds`` mirrors :class:`bot.storage.records.FeedState`, ``items`` remembers every entry seen
 (for dedup, edit and removal detection), ``events`` is the outbox delivered in ``id`` order.
+The Discord side (see :mod:`bot.storage.mirror`): ``post_threads`` maps posts to threads,
+``discord_messages`` is the intent log and comment ↔ message map, ``webhooks`` and
+``disabled_targets`` remember per-channel state.
 """
 
 from __future__ import annotations
@@ -107,5 +110,69 @@ events = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime),
     sa.Index(None, "delivered_at", "id"),
+    sa.Index(None, "blog", "delivered_at", "id"),
     sqlite_autoincrement=True,
+)
+
+# Discord ------------------------------------------------------------------------------
+# Discord ids (snowflakes) fit a signed 64-bit integer until the 2080s.
+
+post_threads = sa.Table(
+    "post_threads",
+    metadata,
+    sa.Column("blog", sa.Text, primary_key=True),
+    sa.Column("post_key", sa.Text, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("announcement_message_id", sa.BigInteger),
+    sa.Column("thread_id", sa.BigInteger, nullable=False),
+    sa.Column("is_forum", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: What ``discord_messages.status`` may hold.
+MESSAGE_STATUSES = ("pending", "sent", "failed", "deleted")
+
+discord_messages = sa.Table(
+    "discord_messages",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=True),
+    sa.Column("event_id", EventId, nullable=False),
+    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("blog", sa.Text, nullable=False),
+    sa.Column("entry_key", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("thread_id", sa.BigInteger),
+    sa.Column("nonce", sa.Text, nullable=False),
+    sa.Column("marker", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("via_webhook", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.UniqueConstraint("event_id", "part"),
+    sa.UniqueConstraint("nonce"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'deleted')", name="status"),
+    sa.Index(None, "blog", "entry_key"),
+    sa.Index(None, "thread_id", "message_id"),
+    sqlite_autoincrement=True,
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("webhook_id", sa.BigInteger, nullable=False),
+    sa.Column("token", sa.Text, nullable=False),
+)
+
+disabled_targets = sa.Table(
+    "disabled_targets",
+    metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("blog", sa.Text, nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("since", UTCDateTime, nullable=False),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -26,6 +27,7 @@ from bot.storage import rows
 from bot.storage.engine import create_engine, describe, normalise_url, write_transaction
 from bot.storage.errors import StorageError, reason
 from bot.storage.migrate import upgrade
+from bot.storage.mirror import MirrorStore
 from bot.storage.records import FeedState, KnownItem, StoredEvent, UpdateResult
 from bot.storage.schema import events, feeds, items
 
@@ -36,13 +38,18 @@ CHUNK = 500
 
 _T = TypeVar("_T")
 
+log = logging.getLogger(__name__)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Storage:
-    """Open with ``await Storage.open(url)``; use as ``async with`` to close it at the end."""
+class Storage(MirrorStore):
+    """Open with ``await Storage.open(url)``; use as ``async with`` to close it at the end.
+
+    The Discord-side queries (threads, message intents, webhooks) live in :class:`MirrorStore`.
+    """
 
     def __init__(self, engine: AsyncEngine, url: URL, clock: Clock = utc_now) -> None:
         self._engine = engine
@@ -50,6 +57,7 @@ class Storage:
         self._clock = clock
         self._dialect = engine.dialect.name
         self._write_lock = asyncio.Lock() if self._dialect == "sqlite" else None
+        self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], sa.Insert] = {}
 
     @classmethod
     async def open(cls, url: str, *, clock: Clock = utc_now) -> Storage:
@@ -105,6 +113,16 @@ class Storage:
         async with self._reading("list feeds") as connection:
             result = await connection.execute(query)
             return [rows.feed_from_row(row) for row in result]
+
+    async def get_feeds(self, keys: Iterable[str]) -> dict[str, FeedState]:
+        """The stored feeds among ``keys``, by key; unknown keys are absent (one query per 500)."""
+        found: dict[str, FeedState] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            async with self._reading(f"read {len(chunk)} feeds") as connection:
+                result = await connection.execute(sa.select(feeds).where(feeds.c.key.in_(chunk)))
+                for row in result:
+                    found[row.key] = rows.feed_from_row(row)
+        return found
 
     async def save_feed(self, state: FeedState) -> None:
         """Insert or replace the state of one feed."""
@@ -205,12 +223,44 @@ class Storage:
             inserted = await connection.execute(insert, new_events)
             return list(inserted.scalars())
 
+    async def apply_updates(self, results: Sequence[UpdateResult]) -> list[list[int]]:
+        """:meth:`apply_update` for many polls in one transaction: all of them or none.
+
+        What polling many feeds at once needs: one commit instead of one per feed. The
+        result is the same as applying them one after another in this order (a later
+        state of the same feed or item wins); the event ids come back per result.
+        """
+        if not results:
+            return []
+        now = self._clock()
+        states = {result.feed.key: result.feed for result in results}
+        feed_rows = [rows.feed_row(states[key]) for key in sorted(states)]
+        all_writes = (write for result in results for write in result.writes)
+        writes = [rows.item_row(write, now) for write in rows.latest_writes(all_writes)]
+        new_events = [rows.event_row(event, now) for result in results for event in result.events]
+        action = f"apply updates of {len(states)} feeds"
+        async with self._writing(action) as connection:
+            await connection.execute(self._upsert(feeds, ("key",)), feed_rows)
+            if writes:
+                upsert = self._upsert(items, ("blog", "key"), keep=("first_seen_at",))
+                await connection.execute(upsert, writes)
+            ids: list[int] = []
+            if new_events:
+                insert = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
+                ids = list((await connection.execute(insert, new_events)).scalars())
+        split, start = [], 0
+        for result in results:
+            split.append(ids[start : start + len(result.events)])
+            start += len(result.events)
+        return split
+
     # Event outbox
 
     async def pending_events(
-        self, limit: int = 100, after_id: int | None = None
+        self, limit: int = 100, after_id: int | None = None, *, blog: str | None = None
     ) -> list[StoredEvent]:
-        """Undelivered events in delivery (id) order, optionally only those after ``after_id``."""
+        """Undelivered events in delivery (id) order, optionally only those after ``after_id``
+        and only those of ``blog``."""
         query = (
             sa.select(events)
             .where(events.c.delivered_at.is_(None))
@@ -219,9 +269,22 @@ class Storage:
         )
         if after_id is not None:
             query = query.where(events.c.id > after_id)
+        if blog is not None:
+            query = query.where(events.c.blog == blog)
         async with self._reading("read pending events") as connection:
-            result = await connection.execute(query)
-            return [rows.stored_event_from_row(row) for row in result]
+            result = (await connection.execute(query)).all()
+        readable, unreadable = [], []
+        for row in result:
+            try:
+                readable.append(rows.stored_event_from_row(row))
+            except StorageError as error:
+                log.error("%s; set aside so that later events are not blocked", error)
+                unreadable.append(row.id)
+        if unreadable:  # kept in the table for inspection, but no longer pending
+            await self.mark_delivered(unreadable)
+            if not readable:
+                return await self.pending_events(limit, after_id, blog=blog)
+        return readable
 
     async def mark_delivered(self, ids: Sequence[int]) -> None:
         """Record delivery; ids already delivered keep their first delivery time."""
@@ -261,7 +324,17 @@ class Storage:
     def _upsert(
         self, table: sa.Table, keys: Sequence[str], *, keep: Sequence[str] = ()
     ) -> sa.Insert:
-        """INSERT ... ON CONFLICT (keys) DO UPDATE every column but ``keys`` and ``keep``."""
+        """INSERT ... ON CONFLICT (keys) DO UPDATE every column but ``keys`` and ``keep``.
+
+        Built once per shape (building one costs more than running it for a few rows).
+        """
+        shape = (table.name, tuple(keys), tuple(keep))
+        statement = self._upserts.get(shape)
+        if statement is None:
+            statement = self._upserts[shape] = self._build_upsert(table, keys, keep)
+        return statement
+
+    def _build_upsert(self, table: sa.Table, keys: Sequence[str], keep: Sequence[str]) -> sa.Insert:
         unchanged = {*keys, *keep}
         if self._dialect == "postgresql":
             pg = postgresql.insert(table)

@@ -145,7 +145,7 @@ async def test_discovery_finds_the_pretty_root(wordpress: WordPress, fetcher: Fe
     ("site", "reason"),
     [
         ("modite.example", "not a blog address: expected an http:// or https:// URL"),
-        ("http://127.0.0.1:1/", "no WordPress REST API found"),
+        ("http://127.0.0.1:1/", "could not connect to 127.0.0.1:1"),
     ],
 )
 async def test_discovery_without_a_blog_fails_clearly(

@@ -141,9 +141,18 @@ async def test_migrations_run_once_and_match_the_schema(database_url: str) -> No
                 tables = await connection.run_sync(
                     lambda c: sorted(sa.inspect(c).get_table_names())
                 )
-            assert revision == head_revision() == "0001"
+            assert revision == head_revision() == "0002"
             assert diff == []
-            assert tables == ["alembic_version", "events", "feeds", "items"]
+            assert tables == [
+                "alembic_version",
+                "disabled_targets",
+                "discord_messages",
+                "events",
+                "feeds",
+                "items",
+                "post_threads",
+                "webhooks",
+            ]
 
 
 async def test_open_fails_clearly_on_a_schema_newer_than_the_code(database_url: str) -> None:

@@ -170,3 +170,26 @@ async def test_two_storages_on_one_database_write_concurrently(database_url: str
         results = await asyncio.gather(*jobs)
         assert sum(len(ids) for ids in results) == 8 * 30
         assert await one.pending_count() == await two.pending_count() == 240
+
+
+async def test_an_unreadable_event_is_set_aside_and_does_not_block_the_outbox(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlalchemy as sa
+
+    from bot.storage.schema import events
+
+    good = announce(post(1))
+    [first] = await storage.apply_update(update(feed(), events=(good,)))
+    async with storage._engine.begin() as connection:  # a row written by a future version
+        await connection.execute(
+            sa.update(events)
+            .where(events.c.id == first)
+            .values(payload={"type": "from_the_future"})
+        )
+    [second] = await storage.apply_update(update(feed(), events=(announce(post(2)),)))
+    with caplog.at_level("ERROR"):
+        pending = await storage.pending_events()
+    assert [stored.id for stored in pending] == [second]
+    assert f"event {first} (new_post) cannot be read back" in caplog.text
+    assert await storage.pending_count() == 1  # set aside, still in the table

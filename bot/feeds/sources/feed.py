@@ -129,9 +129,20 @@ def feed_links(page: str, page_url: str) -> tuple[list[FeedLink], bool]:
     parser = _FeedLinks()
     parser.feed(page)
     parser.close()
-    base = urljoin(page_url, parser.base) if parser.base else page_url
-    links = [dataclasses.replace(link, href=urljoin(base, link.href)) for link in parser.links]
+    base = _joined(page_url, parser.base) or page_url if parser.base else page_url
+    links = []
+    for link in parser.links:
+        href = _joined(base, link.href)
+        if href is not None:  # a malformed href (e.g. "http://[oops/") is skipped, not fatal
+            links.append(dataclasses.replace(link, href=href))
     return links, parser.wordpress
+
+
+def _joined(base: str, href: str) -> str | None:
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def choose_feeds(links: list[FeedLink]) -> tuple[str | None, str | None]:

@@ -104,6 +104,8 @@ async def _advertised_root(fetcher: Fetcher, site_url: str, tried: list[str]) ->
     try:
         page = await fetcher.get(site_url, accept=HTML_ACCEPT)
     except RetrieveError as error:
+        if error.status is None:
+            raise  # unreachable (DNS, refused, timeout): other candidates on that host won't answer
         tried.append(f"{site_url}: {error.message}")
         return None
     if isinstance(page, NotModified) or not page.bodies:
@@ -113,7 +115,11 @@ async def _advertised_root(fetcher: Fetcher, site_url: str, tried: list[str]) ->
     if finder.href is None:
         tried.append(f'{site_url}: no <link rel="{API_REL}"> in the home page')
         return None
-    return str(URL(page.url).join(URL(finder.href)))
+    try:
+        return str(URL(page.url).join(URL(finder.href)))
+    except ValueError:
+        tried.append(f"{site_url}: the home page's REST API link is malformed: {finder.href!r}")
+        return None
 
 
 async def _is_api_root(fetcher: Fetcher, candidate: str, tried: list[str]) -> bool:

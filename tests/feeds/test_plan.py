@@ -1,0 +1,323 @@
+"""The planner: which listings of a blog to poll, discovered once and kept in the feed rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.config import AnnounceConfig, BlogConfig, CommentsConfig, PollingConfig
+from bot.feeds.errors import UpdateError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.models import Entry, EntryKind
+from bot.feeds.plan import plan_comments, plan_posts
+from bot.feeds.sources.feed import FeedCommentsSource, FeedPostsSource
+from bot.feeds.sources.isso import IssoThreadSource
+from bot.feeds.sources.wordpress import WordPressCommentsSource, WordPressPostsSource
+from bot.storage import Storage
+from bot.storage.records import FeedState, ItemWrite, UpdateResult
+from tests.feeds.test_update import FeedSite, feed_blog
+
+SYNCED = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def storage(sqlite_url: str) -> AsyncIterator[Storage]:
+    """SQLite only: planning's few queries are covered on PostgreSQL by the storage tests."""
+    async with await Storage.open(sqlite_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[FeedSite]:
+    async with FeedSite() as served:
+        yield served
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    async with Fetcher(PollingConfig()) as opened:
+        yield opened
+
+
+def blog_config(**values: Any) -> BlogConfig:
+    values.setdefault("name", "modite")
+    values.setdefault("announce", AnnounceConfig(channel=111))
+    return BlogConfig.model_validate(values)
+
+
+def stored_post(
+    n: int,
+    published: datetime | None,
+    *,
+    comments_feed: str | None = None,
+    url: str | None = None,
+) -> Entry:
+    return Entry(
+        kind=EntryKind.POST,
+        key=f"post-{n}",
+        url=url if url is not None else f"https://blog.example/2025/{n}/post-{n}/",
+        title=f"Post {n}",
+        published=published,
+        comments_feed=comments_feed,
+    )
+
+
+async def store_posts(
+    storage: Storage, blog: BlogConfig, posts: list[Entry], removed: AbstractSet[str] = frozenset()
+) -> None:
+    """Posts as a synced posts feed would have left them."""
+    state = FeedState(
+        key=f"{blog.name}:posts",
+        blog=blog.name,
+        url="https://blog.example/feed",
+        role="posts",
+        synced_at=SYNCED,
+    )
+    writes = tuple(ItemWrite(blog.name, p, "h", removed=p.key in removed) for p in posts)
+    await storage.apply_update(UpdateResult(state, writes))
+
+
+# --- posts listings -------------------------------------------------------------------
+
+
+async def test_a_configured_posts_feed_is_used_without_discovery(
+    site: FeedSite, storage: Storage, fetcher: Fetcher
+) -> None:
+    blog = feed_blog(site)
+
+    [planned] = await plan_posts(blog, storage, fetcher)
+
+    assert isinstance(planned.source, FeedPostsSource)
+    assert planned.source.url == planned.state.url == site.url("/feed")
+    assert (planned.state.key, planned.state.role, planned.state.blog) == (
+        "modite:posts",
+        "posts",
+        "modite",
+    )
+    assert await storage.get_feed("modite:posts") == planned.state
+    assert site.requests == [], "nothing to discover"
+
+
+async def test_feeds_are_discovered_once_from_the_home_page(
+    site: FeedSite, storage: Storage, fetcher: Fetcher
+) -> None:
+    site.comments_link = True
+    blog = blog_config(platform="feed", url=site.url("/"))
+
+    [planned] = await plan_posts(blog, storage, fetcher)
+
+    assert planned.state.url == site.url("/feed")
+    comments = await storage.get_feed("modite:comments")
+    assert comments is not None and comments.url == site.url("/comments/feed")
+    assert comments.role == "comments"
+    assert len(site.seen("/")) == 1
+    [again] = await plan_posts(blog, storage, fetcher)
+    assert again.state == planned.state
+    assert len(site.seen("/")) == 1, "discovered URLs are remembered in the feed rows"
+
+    [site_wide] = await plan_comments(blog, storage, [again])
+    assert isinstance(site_wide.source, FeedCommentsSource)
+    assert site_wide.source.url == site.url("/comments/feed")
+    assert site_wide.source.post_key is None
+
+
+async def test_a_home_page_without_feeds_is_a_clear_planning_error(
+    site: FeedSite, storage: Storage, fetcher: Fetcher
+) -> None:
+    site.home_links = False
+    blog = blog_config(platform="feed", url=site.url("/"))
+
+    with pytest.raises(UpdateError) as caught:
+        await plan_posts(blog, storage, fetcher)
+
+    assert str(caught.value) == (
+        f"Updating {site.url('/')} failed: "
+        "no RSS or Atom feed found on the blog's home page; set posts_feed."
+    )
+    assert await storage.get_feed("modite:posts") is None
+
+
+async def test_a_changed_posts_feed_drops_the_old_validators(
+    site: FeedSite, storage: Storage, fetcher: Fetcher
+) -> None:
+    blog = feed_blog(site)
+    [planned] = await plan_posts(blog, storage, fetcher)
+    await storage.save_feed(
+        dataclasses.replace(
+            planned.state, etag='"old"', last_modified="x", body_hash="y", synced_at=SYNCED
+        )
+    )
+    moved = feed_blog(site, posts_feed=site.url("/feed?format=rss2"))
+
+    [replanned] = await plan_posts(moved, storage, fetcher)
+
+    assert replanned.state.url == site.url("/feed?format=rss2")
+    stored = await storage.get_feed("modite:posts")
+    assert stored == replanned.state
+    assert (stored.etag, stored.last_modified, stored.body_hash) == (None, None, None)
+    assert stored.synced_at == SYNCED, "what was seen stays seen: no new baseline"
+
+
+async def test_a_blog_that_moved_host_is_discovered_again(
+    site: FeedSite, storage: Storage, fetcher: Fetcher
+) -> None:
+    await storage.save_feed(
+        FeedState(
+            key="modite:posts",
+            blog="modite",
+            url="http://old-host.invalid/feed",
+            role="posts",
+            etag='"old"',
+        )
+    )
+    blog = blog_config(platform="feed", url=site.url("/"))
+
+    [planned] = await plan_posts(blog, storage, fetcher)
+
+    assert planned.state.url == site.url("/feed") and planned.state.etag is None
+    assert len(site.seen("/")) == 1
+
+
+# --- comment listings -----------------------------------------------------------------
+
+
+async def test_per_post_comment_feeds_follow_the_newest_posts(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    blog = blog_config(
+        platform="feed",
+        url="https://blog.example/",
+        posts_feed="https://blog.example/feed",
+        comments=CommentsConfig(follow_posts=3),
+    )
+    feed = "https://blog.example/{}/feed/"
+    posts = [
+        stored_post(1, SYNCED - timedelta(days=3), comments_feed=feed.format(1)),
+        stored_post(2, SYNCED - timedelta(days=2), comments_feed=None),
+        stored_post(3, SYNCED - timedelta(days=1), comments_feed=feed.format(3)),
+        stored_post(4, SYNCED + timedelta(hours=1), comments_feed=feed.format(4)),
+        stored_post(5, SYNCED + timedelta(hours=2), comments_feed=feed.format(5)),
+    ]
+    await store_posts(storage, blog, posts, removed={"post-5"})
+
+    planned = await plan_comments(blog, storage, await plan_posts(blog, storage, fetcher))
+
+    # newest three not removed: 4, 3, 2; post 2 has no comment feed
+    assert [p.state.key for p in planned] == ["modite:comments:post-4", "modite:comments:post-3"]
+    for p in planned:
+        assert isinstance(p.source, FeedCommentsSource)
+        assert p.state.role == "post_comments" and p.state.post_key == p.source.post_key
+        assert p.source.url == p.state.url == feed.format(str(p.state.post_key)[len("post-") :])
+    new_post, old_post = planned
+    assert new_post.state.emit_on_first_poll, "published after the first sync: announced"
+    assert not old_post.state.emit_on_first_poll, "known at the baseline: its comments too"
+    assert await storage.get_feed("modite:comments:post-4") == new_post.state
+
+    await storage.save_feed(dataclasses.replace(new_post.state, etag='"kept"'))
+    again = await plan_comments(blog, storage, planned)
+    assert again[0].state.etag == '"kept"', "existing comment feed rows are reused"
+
+
+async def test_no_comment_listings_without_a_posts_listing(storage: Storage) -> None:
+    blog = blog_config(platform="feed", url="https://blog.example/")
+    await store_posts(
+        storage, blog, [stored_post(1, SYNCED, comments_feed="https://blog.example/1/feed/")]
+    )
+    assert await plan_comments(blog, storage, []) == []
+
+
+async def test_isso_threads_of_the_newest_posts(storage: Storage, fetcher: Fetcher) -> None:
+    blog = blog_config(
+        platform="isso",
+        url="https://blog.example/",
+        posts_feed="https://blog.example/feed",
+        isso_url="http://isso.example:8080/",
+    )
+    await store_posts(
+        storage,
+        blog,
+        [
+            stored_post(1, SYNCED - timedelta(days=1), url="https://blog.example/2025/06/hello/"),
+            stored_post(2, SYNCED - timedelta(hours=1), url=""),
+        ],
+    )
+
+    [planned] = await plan_comments(blog, storage, await plan_posts(blog, storage, fetcher))
+
+    source = planned.source
+    assert isinstance(source, IssoThreadSource)
+    assert source.isso_url == "http://isso.example:8080/"
+    assert source.post_uri == "/2025/06/hello/"
+    assert source.post_key == planned.state.post_key == "post-1"
+    assert planned.state.url == "http://isso.example:8080/"
+    assert planned.state.key == "modite:comments:post-1"
+
+
+# --- WordPress ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def wordpress_home() -> AsyncIterator[TestServer]:
+    """The two answers WordPress discovery reads: a home page and the REST index."""
+
+    async def home(request: web.Request) -> web.Response:
+        link = f'<link rel="https://api.w.org/" href="http://{request.host}/wp-json/">'
+        return web.Response(text=f"<html><head>{link}</head></html>", content_type="text/html")
+
+    async def index(request: web.Request) -> web.Response:
+        return web.json_response({"namespaces": ["oembed/1.0", "wp/v2"]})
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/wp-json/", index)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_wordpress_uses_the_discovered_rest_root_for_posts_and_comments(
+    wordpress_home: TestServer, storage: Storage, fetcher: Fetcher
+) -> None:
+    root = f"http://127.0.0.1:{wordpress_home.port}/"
+    blog = blog_config(
+        platform="wordpress",
+        url=root,
+        comments=CommentsConfig(include_pingbacks=True, watch_window=timedelta(days=3)),
+    )
+
+    posts = await plan_posts(blog, storage, fetcher)
+    comments = await plan_comments(blog, storage, posts)
+
+    [planned_posts], [planned_comments] = posts, comments
+    assert isinstance(planned_posts.source, WordPressPostsSource)
+    assert planned_posts.source.api_root == planned_posts.state.url == root + "wp-json/"
+    assert isinstance(planned_comments.source, WordPressCommentsSource)
+    assert planned_comments.state.key == "modite:comments"
+    assert planned_comments.state.url == root + "wp-json/"
+    assert (await storage.get_feed("modite:comments")) == planned_comments.state
+
+    await wordpress_home.close()
+    [again] = await plan_posts(blog, storage, fetcher)
+    assert again.state.url == root + "wp-json/", "the root is discovered once"
+
+
+async def test_wordpress_without_a_rest_api_fails_with_what_was_tried(
+    site: FeedSite, storage: Storage, fetcher: Fetcher
+) -> None:
+    blog = blog_config(platform="wordpress", url=site.url("/"))
+
+    with pytest.raises(UpdateError) as caught:
+        await plan_posts(blog, storage, fetcher)
+
+    message = str(caught.value)
+    assert "no WordPress REST API found" in message
+    assert site.url("/wp-json/") in message and "?rest_route=/" in message
+    assert await storage.get_feed("modite:posts") is None
