@@ -78,7 +78,9 @@ def messages(blocks: list[Block]) -> list[list[Block]]:
     return grouped
 
 
-def run_once(config: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_once(
+    config: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess; fails the test with its output on a bad exit."""
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(
@@ -89,6 +91,8 @@ def run_once(config: Path, env: dict[str, str] | None = None, timeout: float = 1
         text=True,
         timeout=timeout,
     )
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
     assert "Traceback" not in result.stderr, result.stderr
     return result

@@ -38,7 +38,9 @@ blogs:
     return path
 
 
-def add_comments(wp: WordPress, post_id: int, start: datetime, indices: range, ids: dict[int, int]) -> None:
+def add_comments(
+    wp: WordPress, post_id: int, start: datetime, indices: range, ids: dict[int, int]
+) -> None:
     """Create seed comments ``indices`` with their real parents; record their ids."""
     batch = []
     for index in indices:
@@ -65,7 +67,9 @@ async def test_second_run_prints_exactly_the_new_items_in_order_with_parents(
     wp = make_wordpress(seed=False)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     post = SEED["post"]
-    post_id = wp.create_post(post["title"], "\n\n".join(post["paragraphs"]), categories=post["categories"], date=start)
+    post_id = wp.create_post(
+        post["title"], "\n\n".join(post["paragraphs"]), categories=post["categories"], date=start
+    )
     ids: dict[int, int] = {}
     add_comments(wp, post_id, start, range(FIRST_BATCH), ids)
     config = write_config(tmp_path / "config.yaml", wp, database_url, pingbacks=pingbacks)
@@ -78,9 +82,7 @@ async def test_second_run_prints_exactly_the_new_items_in_order_with_parents(
     second = run_once(config, env)
     printed = comment_messages(parse_output(second.stdout))
 
-    expected = [
-        c for c in SEED["comments"][FIRST_BATCH:] if pingbacks or c["type"] == "comment"
-    ]
+    expected = [c for c in SEED["comments"][FIRST_BATCH:] if pingbacks or c["type"] == "comment"]
     assert len(printed) == len(expected), second.stdout
     for message, seed in zip(printed, expected, strict=True):
         last = message[-1]
@@ -116,7 +118,9 @@ async def test_new_post_edits_and_removals_across_restarts(
     assert parse_output(run_once(config, env).stdout) == []
 
     post = SEED["post"]
-    post_id = wp.create_post(post["title"], "\n\n".join(post["paragraphs"]), categories=post["categories"], date=start)
+    post_id = wp.create_post(
+        post["title"], "\n\n".join(post["paragraphs"]), categories=post["categories"], date=start
+    )
     ids: dict[int, int] = {}
     add_comments(wp, post_id, start, range(4), ids)
     blocks = parse_output(run_once(config, env).stdout)
@@ -129,7 +133,9 @@ async def test_new_post_edits_and_removals_across_restarts(
     wp.set_comment_status(ids[3], "trash")
     changes = parse_output(run_once(config, env).stdout)
     tags = sorted(tag for block in changes for tag in block.tags)
-    assert tags == sorted([f"edit comment-{ids[1]}", f"delete comment-{ids[2]}", f"delete comment-{ids[3]}"])
+    assert tags == sorted(
+        [f"edit comment-{ids[1]}", f"delete comment-{ids[2]}", f"delete comment-{ids[3]}"]
+    )
     assert "Edited on the blog." in next(b.text for b in changes if "edit" in b.tags[0])
 
     wp.set_comment_status(ids[2], "approve")
