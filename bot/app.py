@@ -11,15 +11,16 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.config import AnnounceConfig, BlogConfig, Settings
+from bot.config import AnnounceConfig, BlogConfig, SecretMissingError, Settings, secret
 from bot.delivery import deliver_pending
 from bot.events import NewComment, NewPost
+from bot.feeds.decide import oldest_first
 from bot.feeds.errors import UpdateError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import EntryKind
@@ -32,6 +33,9 @@ from bot.feeds.update import FeedOutcome, Outcome, Updater
 from bot.sinks import Sink
 from bot.sinks.console import ConsoleSink
 from bot.storage import Storage
+
+if TYPE_CHECKING:
+    from bot.bridge import Gatejumper
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +98,7 @@ async def run(
 ) -> int:
     """Poll and deliver until stopped (or one cycle with ``once``); returns an exit code."""
     if not dry_run:
-        print(
-            "gatejumper: posting to Discord is not built yet in this version; use --dry-run to see "
-            "what would be posted",
-            file=sys.stderr,
-        )
-        return 2
+        return await run_discord(settings, once=once)
     sink = ConsoleSink(
         {b.name: b for b in settings.blogs}, alerts_channel=settings.discord.alerts_channel
     )
@@ -117,6 +116,82 @@ async def run(
             _report_cycle(outcomes)
             return 0
         return await _run_forever(core, sink)
+
+
+async def run_discord(settings: Settings, *, once: bool = False) -> int:
+    """Run the bridge on Discord until SIGINT/SIGTERM; returns an exit code.
+
+    Problems the operator must fix (token, intents, api_base) are one line on
+    stderr and exit code 2.
+    """
+    import discord  # lazy: --dry-run and the CLI's checks never load discord.py
+
+    from bot.bridge import MESSAGE_CONTENT_HELP, Gatejumper, point_discord_at
+
+    if once:
+        print(
+            "gatejumper: --once only works with --dry-run; run without --once to post to Discord",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.blogs:
+        print(
+            "gatejumper: no blogs configured; add one under 'blogs:' in the config", file=sys.stderr
+        )
+        return 2
+    try:
+        token = secret(settings.discord.token_env)
+    except SecretMissingError as error:
+        print(f"gatejumper: the Discord bot token is missing: {error}", file=sys.stderr)
+        return 2
+    gateway = settings.discord.gateway_url
+    try:
+        point_discord_at(str(settings.discord.api_base), str(gateway) if gateway else None)
+    except ValueError as error:  # an api_base or gateway_url discord.py cannot use
+        print(f"gatejumper: {error}", file=sys.stderr)
+        return 2
+    try:
+        async with Gatejumper(settings) as bot:
+            with _closing_on_signals(bot):
+                await bot.start(token)
+    except discord.LoginFailure as error:
+        print(f"gatejumper: the Discord token was refused: {error}", file=sys.stderr)
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print(f"gatejumper: {MESSAGE_CONTENT_HELP}", file=sys.stderr)
+        return 2
+    except discord.GatewayNotFound:
+        print(
+            f"gatejumper: {settings.discord.api_base}/gateway/bot did not say where the gateway "
+            "is; check discord.api_base, or set discord.gateway_url",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+@contextlib.contextmanager
+def _closing_on_signals(bot: Gatejumper) -> Iterator[None]:
+    """SIGINT/SIGTERM close the bot (which finishes in-flight work) instead of killing it."""
+    loop = asyncio.get_running_loop()
+    closing: set[asyncio.Task[None]] = set()
+
+    def close() -> None:
+        log.info("stopping: signal received")
+        task = asyncio.ensure_future(bot.close())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, close)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def _report_cycle(outcomes: list[FeedOutcome]) -> None:
@@ -150,7 +225,7 @@ async def _run_forever(core: Core, sink: Sink) -> int:
         await stop.wait()
         log.info("stopping: finishing the event being delivered")
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
         async with delivering:
             pass
     return 0
@@ -183,9 +258,7 @@ async def preview(url: str, *, limit: int = 3, stream: TextIO = sys.stdout) -> i
             return 1
     blog = BlogConfig(name="preview", platform="feed", url=url, announce=AnnounceConfig(channel=1))  # type: ignore[arg-type]
     sink = ConsoleSink({"preview": blog}, stream=stream)
-    newest = sorted(parsed.entries, key=lambda e: e.published or datetime.min.replace(tzinfo=UTC))[
-        -limit:
-    ]
+    newest = oldest_first(parsed.entries)[-limit:]  # undated: the feed's order, newest first
     if not newest:
         print(f"gatejumper: {url} has no entries", file=sys.stderr)
         return 1

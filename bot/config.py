@@ -23,11 +23,13 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 from pydantic import (
     AnyHttpUrl,
+    AnyUrl,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    UrlConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -72,6 +74,7 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(lambda d: f"{d.total_seconds():g}s", return_type=str),
 ]
+GatewayUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["wss", "ws", "https", "http"])]
 Snowflake = Annotated[int, Field(gt=0, lt=2**64)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -101,7 +104,7 @@ class _Model(BaseModel):
 class DiscordConfig(_Model):
     token_env: EnvName = "DISCORD_TOKEN"
     api_base: AnyHttpUrl = AnyHttpUrl("https://discord.com/api/v10")
-    gateway_url: AnyHttpUrl | None = None
+    gateway_url: GatewayUrl | None = None
     alerts_channel: Snowflake | None = None
 
 
