@@ -19,6 +19,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from bot.config import BlogConfig, Settings
+from bot.events import Event, FeedFailing, FeedRecovered
 from bot.feeds.decide import after_failure, after_success, decide_entries, next_poll
 from bot.feeds.errors import RetrieveError, UpdateError
 from bot.feeds.fetch import Fetcher, backoff_delay
@@ -75,10 +76,39 @@ class Updater:
         self.parser = parser
         self.clock = clock
         self.rng = rng or random.Random()
+        self._failing_threads: dict[str, set[str]] = {}
         self._commits = GroupCommit(storage)
         self._bodies = BodyLimit(
             settings.polling.concurrency, settings.polling.per_host_concurrency
         )
+
+    async def _coalesced(self, state: FeedState, events: tuple[Event, ...]) -> tuple[Event, ...]:
+        """One alert per blog for its per-post comment feeds, which share one server.
+
+        When Isso (or a blog's comment feeds) goes down, every followed post's
+        feed fails: the first one to cross the threshold alerts, the others
+        stay quiet, and the recovery is announced when the last one recovers.
+        """
+        if state.role != "post_comments" or not events:
+            return events
+        failing = self._failing_threads.get(state.blog)
+        if failing is None:
+            stored = await self.storage.list_feeds(state.blog)
+            found = {f.key for f in stored if f.role == "post_comments" and f.failing_since}
+            failing = self._failing_threads.setdefault(state.blog, found)
+        kept: list[Event] = []
+        for event in events:
+            if isinstance(event, FeedFailing):
+                quiet = bool(failing - {state.key})
+                failing.add(state.key)
+            elif isinstance(event, FeedRecovered):
+                failing.discard(state.key)
+                quiet = bool(failing)
+            else:
+                quiet = False
+            if not quiet:
+                kept.append(event)
+        return tuple(kept)
 
     async def update_feed(self, blog: BlogConfig, state: FeedState, source: Source) -> FeedOutcome:
         """Poll one feed once; never raises for the feed's own failures."""
@@ -129,6 +159,7 @@ class Updater:
             retry_in=retry_in,
             failing_after=self.settings.polling.failing_after,
         )
+        events = await self._coalesced(state, events)
         log.warning(
             "%s: %s (failure %d, next try in %s)",
             state.key,
@@ -178,6 +209,7 @@ class Updater:
             last_modified=last_modified,
             body_hash=state.body_hash,
         )
+        events = await self._coalesced(state, events)
         await self._commits.apply(UpdateResult(new_state, (), events))
         return FeedOutcome(state.key, outcome, len(events), state=new_state)
 
@@ -218,7 +250,7 @@ class Updater:
             last_modified=retrieved.last_modified,
             body_hash=retrieved.body_hash,
         )
-        events = recovery + decision.events
+        events = await self._coalesced(state, recovery) + decision.events
         await self._commits.apply(UpdateResult(new_state, decision.writes, events))
         return FeedOutcome(state.key, Outcome.UPDATED, len(events), state=new_state)
 

@@ -771,3 +771,54 @@ async def test_the_pipeline_over_the_real_process_pool(
     assert broken.outcome is Outcome.FAILED
     assert broken.error == "unexpected error: RuntimeError('source bug in parse')"
     assert pool.calls == 3
+
+
+class CommentServer:
+    """Per-post comment listings served by one server (like Isso) that can be down."""
+
+    def __init__(self) -> None:
+        self.down = True
+
+    @property
+    def parse(self) -> Callable[[Retrieved, ParseContext], ParsedFeed]:
+        return _broken_parse
+
+    async def retrieve(self, fetcher: Fetcher, state: FeedState, now: datetime) -> NotModified:
+        if self.down:
+            raise RetrieveError(state.url, "could not connect to the comment server")
+        return NotModified()
+
+
+async def test_per_post_comment_feeds_of_one_blog_alert_once_and_recover_once(
+    harness: Harness,
+) -> None:
+    server = CommentServer()
+    threads = [
+        FeedState(
+            key=f"modite:comments:post-{n}",
+            blog="modite",
+            url=f"http://isso.example/?uri=/post-{n}/",
+            role="post_comments",
+            post_key=f"post-{n}",
+            synced_at=T0,
+        )
+        for n in range(1, 6)
+    ]
+
+    async def poll_every_thread() -> None:
+        harness.clock.advance(INTERVAL)
+        for thread in threads:
+            state = await harness.storage.get_feed(thread.key) or thread
+            await harness.updater.update_feed(harness.blog, state, server)
+
+    for _ in range(harness.updater.settings.polling.failing_after + 2):
+        await poll_every_thread()
+    failing = [e for e in await harness.pending() if isinstance(e, FeedFailing)]
+    assert [e.feed for e in failing] == ["modite:comments:post-1"], "one alert for the server"
+    stored = [await harness.storage.get_feed(t.key) for t in threads]
+    assert all(s is not None and s.failing_since is not None for s in stored), "all recorded"
+
+    server.down = False
+    await poll_every_thread()
+    recovered = [e for e in await harness.pending() if isinstance(e, FeedRecovered)]
+    assert [e.feed for e in recovered] == ["modite:comments:post-5"], "when the last recovers"
