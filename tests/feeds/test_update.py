@@ -26,6 +26,7 @@ from multidict import CIMultiDictProxy
 
 from bot.config import AnnounceConfig, BlogConfig, PollingConfig, Settings
 from bot.events import Event, FeedFailing, FeedRecovered, NewPost
+from bot.feeds.errors import RetrieveError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import ParsedFeed
 from bot.feeds.parse import ParserPool
