@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -61,6 +62,10 @@ async def open_core(settings: Settings, *, progress: Progress | None = None) -> 
             try:
                 updater = Updater(settings, storage, fetcher, parser)
                 poller = Poller(settings, updater, progress=progress)
+                # Start-up objects (config, modules) live for the whole run: keep them out of
+                # the collector's full passes, which otherwise stall the event loop for
+                # ~100 ms at thousands of feeds (measured in bench/).
+                gc.freeze()
                 yield Core(settings, storage, fetcher, parser, updater, poller)
             finally:
                 parser.close()

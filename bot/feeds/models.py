@@ -54,7 +54,8 @@ class Entry:
     status: str = "approved"
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # A shallow copy: every field is immutable (asdict deep-copies, ~30x slower).
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["kind"] = self.kind.value
         for name in ("published", "updated"):
             value = data[name]
