@@ -16,9 +16,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import BlogConfig
+from bot.embeds import embed_from_draft
 from cogs.admin._blogs import BlogOption
 from cogs.admin._bridge import as_bridge
-from cogs.admin._preview import comment_intro, embed_from_draft, post_intro, read_preview
+from cogs.admin._preview import comment_intro, post_intro, read_preview
 from cogs.admin._resync import resync as run_resync
 from cogs.admin._resync import summary
 from cogs.admin._status import read_status, status_embed

@@ -15,7 +15,7 @@ import discord
 from bot.config import BlogConfig, Settings
 from bot.events import NewComment, NewPost
 from bot.feeds.models import EntryKind
-from bot.render.messages import EmbedDraft, MessageDraft, render_event
+from bot.render.messages import MessageDraft, render_event
 from bot.storage import Storage
 from bot.storage.records import KnownItem
 
@@ -58,26 +58,6 @@ async def read_preview(
         if comment
         else [],
     )
-
-
-def embed_from_draft(draft: EmbedDraft) -> discord.Embed:
-    """A rendered embed as discord.py's; the renderer already kept it within Discord's limits."""
-    embed = discord.Embed(
-        title=draft.title,
-        url=draft.url,
-        description=draft.description,
-        color=draft.color,
-        timestamp=draft.timestamp,
-    )
-    if draft.author_name:
-        embed.set_author(name=draft.author_name, url=draft.author_url)
-    if draft.image_url:
-        embed.set_image(url=draft.image_url)
-    for name, value, inline in draft.fields:
-        embed.add_field(name=name, value=value, inline=inline)
-    if draft.footer:
-        embed.set_footer(text=draft.footer)
-    return embed
 
 
 def post_intro(preview: Preview) -> str:

@@ -39,9 +39,10 @@ from bot.announce.port import (
     Sent,
     TransientDiscordError,
 )
+from bot.embeds import embed_from_draft
 from bot.render.limits import CONTENT_LIMIT
 from bot.render.markdown import escape_markdown
-from bot.render.messages import EmbedDraft, MessageDraft
+from bot.render.messages import MessageDraft
 from bot.storage import Webhook as StoredWebhook
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ class DiscordPyPort:
         options: dict[str, Any] = {
             "nonce": nonce,
             "allowed_mentions": _mentions(draft),
-            "embed": _embed(draft.embed) if draft.embed else MISSING,
+            "embed": embed_from_draft(draft.embed) if draft.embed else MISSING,
         }
         if reply_to is not None:
             options["reference"] = _reference(reply_to)
@@ -213,7 +214,7 @@ class DiscordPyPort:
             created = await forum.create_thread(
                 name=name,
                 content=draft.content or None,
-                embeds=[_embed(draft.embed)] if draft.embed else [],
+                embeds=[embed_from_draft(draft.embed)] if draft.embed else [],
                 auto_archive_duration=cast("ThreadArchiveDuration", auto_archive),
                 allowed_mentions=_mentions(draft),
             )
@@ -240,7 +241,7 @@ class DiscordPyPort:
                     content,
                     username=draft.username or MISSING,
                     avatar_url=draft.avatar_url or MISSING,
-                    embed=_embed(draft.embed) if draft.embed else MISSING,
+                    embed=embed_from_draft(draft.embed) if draft.embed else MISSING,
                     thread=_thread(parent_id, thread_id),
                     allowed_mentions=discord.AllowedMentions.none(),
                     wait=True,
@@ -289,7 +290,7 @@ class DiscordPyPort:
                 sent.channel_id,
                 lambda: message.edit(
                     content=content or None,
-                    embed=_embed(draft.embed) if draft.embed else MISSING,
+                    embed=embed_from_draft(draft.embed) if draft.embed else MISSING,
                     allowed_mentions=discord.AllowedMentions.none(),
                 ),
             )
@@ -517,7 +518,7 @@ class DiscordPyPort:
             lambda: webhook.edit_message(
                 sent.message_id,
                 content=content or None,
-                embed=_embed(draft.embed) if draft.embed else MISSING,
+                embed=embed_from_draft(draft.embed) if draft.embed else MISSING,
                 thread=thread,
                 allowed_mentions=discord.AllowedMentions.none(),
             ),
@@ -554,7 +555,7 @@ class DiscordPyPort:
         options: dict[str, Any] = {
             "nonce": _fallback_nonce(draft),
             "allowed_mentions": discord.AllowedMentions.none(),
-            "embed": _embed(draft.embed) if draft.embed else MISSING,
+            "embed": embed_from_draft(draft.embed) if draft.embed else MISSING,
         }
         if reply_to is not None:
             options["reference"] = _reference(reply_to)
@@ -629,25 +630,6 @@ def _reference(target: ReplyTarget) -> discord.MessageReference:
     return discord.MessageReference(
         message_id=target.message_id, channel_id=target.channel_id, fail_if_not_exists=False
     )
-
-
-def _embed(draft: EmbedDraft) -> discord.Embed:
-    embed = discord.Embed(
-        title=draft.title,
-        url=draft.url,
-        description=draft.description,
-        colour=draft.color,
-        timestamp=draft.timestamp,
-    )
-    if draft.author_name:
-        embed.set_author(name=draft.author_name, url=draft.author_url)
-    if draft.image_url:
-        embed.set_image(url=draft.image_url)
-    for name, value, inline in draft.fields:
-        embed.add_field(name=name, value=value, inline=inline)
-    if draft.footer:
-        embed.set_footer(text=draft.footer)
-    return embed
 
 
 def _text_of(message: discord.Message) -> str:
