@@ -19,17 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.dryrun import Block, messages, parse_output, run_once
 from tests.isso import SEED_THREAD, IssoServer, SeededThread, seed_email
+from tests.localsite import LocalSite
 
 SEED: dict[str, Any] = json.loads(SEED_THREAD.read_text(encoding="utf-8"))
 FIRST_BATCH = 10  # seed comments that exist before the bot's first run
@@ -77,38 +76,19 @@ class Comment:
 
 
 @dataclass
-class BlogServer:
+class BlogServer(LocalSite):
     """A blog's home page, posts RSS and comment RSS feeds (site-wide and per post)."""
 
     per_post_feeds: bool = True
     posts: list[Post] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     hits: Counter[str] = field(default_factory=Counter)
-    _server: TestServer | None = None
 
-    async def __aenter__(self) -> Self:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._home)
         app.router.add_get("/feed/", self._posts_feed)
         app.router.add_get("/comments/feed/", self._site_comments)
         app.router.add_get("/comments/{number:\\d+}.rss", self._post_comments)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.port}"
 
     def post_url(self, post: Post) -> str:
         return self.base + post.path

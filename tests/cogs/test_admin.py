@@ -16,14 +16,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from xml.sax.saxutils import escape
 
 import discord
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from discord.ext import commands
 
 from bot.announce import LaneStatus
@@ -39,6 +37,7 @@ from tests.discord_server import DiscordTestServer, Interaction, Message
 from tests.discord_server.client import running
 from tests.discord_server.model import MessageFlag
 from tests.discord_server.state import new_token
+from tests.localsite import LocalSite
 
 EPHEMERAL = MessageFlag.EPHEMERAL
 MANAGE_GUILD = 1 << 5
@@ -50,35 +49,16 @@ RSS = "application/rss+xml; charset=utf-8"
 
 
 @dataclass
-class LocalBlog:
+class LocalBlog(LocalSite):
     """A blog whose feeds the test edits; ``/broken/feed/`` always answers 500."""
 
     posts: list[tuple[int, str, str, datetime]] = field(default_factory=list)
     comments: list[tuple[int, int, str, str, datetime]] = field(default_factory=list)
-    _server: TestServer | None = None
 
-    async def __aenter__(self) -> Self:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/feed/", self._posts)
         app.router.add_get("/comments/feed/", self._comments)
         app.router.add_get("/broken/feed/", self._broken)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def base(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.port}"
 
     def add_post(self, number: int, title: str, text: str, published: datetime) -> None:
         self.posts.append((number, title, text, published))

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
 from bot.config import AnnounceConfig, BlogConfig, PollingConfig, Settings
@@ -36,6 +34,7 @@ from bot.feeds.update import FeedOutcome, Outcome, Updater
 from bot.storage import Storage
 from bot.storage.engine import create_engine, normalise_url
 from bot.storage.records import FeedState
+from tests.localsite import LocalSite
 
 RSS = "application/rss+xml; charset=utf-8"
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Oops</title></head><body>Not here</body></html>"
@@ -88,7 +87,7 @@ class Request:
     headers: CIMultiDictProxy[str]
 
 
-class FeedSite:
+class FeedSite(LocalSite):
     """A blog: home page ``/``, posts RSS ``/feed``, per-post comments ``/comments/<n>.rss``.
 
     ``validators`` turns ETag/Last-Modified (and 304 answers) on; ``failure``
@@ -113,37 +112,16 @@ class FeedSite:
         self.load = Load()
         self.shared = tuple(shared)
         self.requests: list[Request] = []
-        self._server: TestServer | None = None
         self._comment_numbers = iter(range(1000, 100_000))
 
-    async def __aenter__(self) -> Self:
-        app = web.Application(middlewares=[self._record])
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._home)
         app.router.add_get("/feed", self._feed)
         app.router.add_get("/comments/feed", self._all_comments)
         app.router.add_get("/comments/{n:\\d+}.rss", self._comments)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._server is not None:
-            await self._server.close()
-
-    # --- what the test changes ---
-
-    @property
-    def base(self) -> str:
-        assert self._server is not None and self._server.port is not None
-        return f"http://127.0.0.1:{self._server.port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
+    def middlewares(self) -> list[Any]:
+        return [self._record]
 
     def add_post(self, n: int, published: datetime, *, comments: int = 0, **extra: Any) -> SitePost:
         post = SitePost(n, f"Post number {n}", published, **extra)
