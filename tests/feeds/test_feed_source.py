@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.config import PollingConfig
 from bot.feeds.errors import RetrieveError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import EntryKind, ParsedFeed
@@ -250,12 +249,6 @@ async def blog() -> AsyncIterator[Blog]:
     state.add("/static/", html, PLAIN_HOME)
     yield state
     await runner.cleanup()
-
-
-@pytest.fixture
-async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(PollingConfig()) as fetcher:
-        yield fetcher
 
 
 def state_of(

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.config import PollingConfig
 from bot.feeds.errors import ParseError, RetrieveError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import Entry, EntryKind, ParsedFeed
@@ -258,12 +257,6 @@ def test_atom_feed_shows_the_placeholder_as_deleted() -> None:
 
 
 # --- a real Isso ---------------------------------------------------------
-
-
-@pytest.fixture
-async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(PollingConfig()) as fetcher:
-        yield fetcher
 
 
 def state_for(source: IssoThreadSource | IssoFeedSource) -> FeedState:

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.config import AnnounceConfig, BlogConfig, CommentsConfig, PollingConfig
+from bot.config import AnnounceConfig, BlogConfig, CommentsConfig
 from bot.feeds.errors import UpdateError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import Entry, EntryKind
@@ -28,22 +28,9 @@ SYNCED = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-async def storage(sqlite_url: str) -> AsyncIterator[Storage]:
-    """SQLite only: planning's few queries are covered on PostgreSQL by the storage tests."""
-    async with await Storage.open(sqlite_url) as opened:
-        yield opened
-
-
-@pytest.fixture
 async def site() -> AsyncIterator[FeedSite]:
     async with FeedSite() as served:
         yield served
-
-
-@pytest.fixture
-async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(PollingConfig()) as opened:
-        yield opened
 
 
 def blog_config(**values: Any) -> BlogConfig:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -28,25 +28,6 @@ from tests.isso import IssoServer, SeededThread
 from tests.wp import WordPress
 
 JITTER = 0.1
-
-
-@pytest.fixture
-async def storage(sqlite_url: str) -> AsyncIterator[Storage]:
-    """SQLite: for what does not depend on the database (``storage_each_db`` for what does)."""
-    async with await Storage.open(sqlite_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def storage_each_db(database_url: str) -> AsyncIterator[Storage]:
-    async with await Storage.open(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(PollingConfig()) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -298,28 +298,9 @@ def settings_for(*blogs: BlogConfig, **polling: Any) -> Settings:
 
 
 @pytest.fixture
-async def storage(sqlite_url: str) -> AsyncIterator[Storage]:
-    """SQLite: for what does not depend on the database (``storage_each_db`` for what does)."""
-    async with await Storage.open(sqlite_url) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def storage_each_db(database_url: str) -> AsyncIterator[Storage]:
-    async with await Storage.open(database_url) as opened:
-        yield opened
-
-
-@pytest.fixture
 async def site() -> AsyncIterator[FeedSite]:
     async with FeedSite() as served:
         yield served
-
-
-@pytest.fixture
-async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher(PollingConfig()) as opened:
-        yield opened
 
 
 @pytest.fixture

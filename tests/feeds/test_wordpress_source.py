@@ -38,12 +38,6 @@ add_filter('rest_authentication_errors', function () {
 """
 
 
-@pytest.fixture
-async def fetcher() -> Any:
-    async with Fetcher(PollingConfig()) as fetcher:
-        yield fetcher
-
-
 def _state(url: str, role: str = "comments") -> FeedState:
     return FeedState(key=f"modite:{role}", blog="modite", url=url, role=role)
 
