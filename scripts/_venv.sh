@@ -20,7 +20,10 @@ ensure_venv() {
   local extras="$1" stamp want py
   stamp="$VENV/.gatejumper-installed"
   want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)-$extras"
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  local have
+  have="$(cat "$stamp" 2>/dev/null || true)"
+  # An install with the test extras also serves the plain bot.
+  if [ -x "$VENV/bin/python" ] && { [ "$have" = "$want" ] || { [ -z "$extras" ] && [ "$have" = "$want[test]" ]; }; }; then
     return 0
   fi
   py="$(pick_python)"
