@@ -131,7 +131,9 @@ async def test_a_comment_held_for_moderation(
     session: aiohttp.ClientSession, isso_moderated_server: IssoServer
 ) -> None:
     isso = client(session, isso_moderated_server)
-    post = PostRef("/moderated-post/", title="A moderated post")
+    post = PostRef(
+        "/blog-client-moderated-post/", title="A moderated post"
+    )  # own thread: the server is shared
     held = await isso.create_comment(post, "Wait for me", parent=None, author=ANN)
     assert held.status == "hold"
     isso_moderated_server.activate(int(held.id))
