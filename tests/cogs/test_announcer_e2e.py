@@ -9,7 +9,6 @@ author's name, replies pointing at their parents, nothing pinging.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
@@ -20,7 +19,6 @@ from bot.storage import Storage
 from cogs.announcer._port import REPLY_PREFIX
 from tests.cogs.gatejumper import (
     EXECUTE_WEBHOOK,
-    PASSWORD_ENV,
     SEED,
     between_polls,
     blog_config,
@@ -107,13 +105,10 @@ def _name(author: str) -> str:
 
 
 async def test_the_seed_thread_is_mirrored_once_in_order_and_follows_blog_changes(
-    make_wordpress: Callable[..., WordPress],
+    wp: WordPress,
     discord_server: DiscordTestServer,
     sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    wp = make_wordpress(seed=False)
-    monkeypatch.setenv(PASSWORD_ENV, wp.bot.app_password)
     world = discord_server.world
     readers = discord_server.add_role("Blog readers", mentionable=True)
     channel = world.announcements.id
@@ -185,13 +180,10 @@ async def test_the_seed_thread_is_mirrored_once_in_order_and_follows_blog_change
 
 
 async def test_a_forum_channel_gets_one_forum_post_per_blog_post(
-    make_wordpress: Callable[..., WordPress],
+    wp: WordPress,
     discord_server: DiscordTestServer,
     sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    wp = make_wordpress(seed=False)
-    monkeypatch.setenv(PASSWORD_ENV, wp.bot.app_password)
     world = discord_server.world
     forum = world.forum.id
     settings = bridge_settings(discord_server, sqlite_url, [blog_config(wp, forum)])

@@ -136,13 +136,10 @@ async def inject_faults_during(server: DiscordTestServer, thread: int) -> list[s
 
 
 async def test_a_200_comment_burst_survives_rate_limits_server_errors_and_gateway_drops(
-    make_wordpress: Callable[..., WordPress],
+    wp: WordPress,
     discord_server: DiscordTestServer,
     sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    wp = make_wordpress(seed=False)
-    monkeypatch.setenv(PASSWORD_ENV, wp.bot.app_password)
     channel = discord_server.world.announcements.id
     settings = bridge_settings(discord_server, sqlite_url, [blog_config(wp, channel)])
 
@@ -320,14 +317,11 @@ async def test_killed_at_random_points_during_a_burst_and_restarted_loses_and_du
 
 
 async def test_killed_between_intent_and_stored_message_adopts_instead_of_resending(
-    make_wordpress: Callable[..., WordPress],
+    wp: WordPress,
     discord_server: DiscordTestServer,
     sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The message exists in Discord but the response was lost, and then the bot died."""
-    wp = make_wordpress(seed=False)
-    monkeypatch.setenv(PASSWORD_ENV, wp.bot.app_password)
     channel = discord_server.world.announcements.id
     settings = bridge_settings(discord_server, sqlite_url, [blog_config(wp, channel)])
 
@@ -377,14 +371,11 @@ async def test_killed_between_intent_and_stored_message_adopts_instead_of_resend
 
 
 async def test_a_channel_that_refuses_the_bot_disables_only_its_blog_with_one_alert(
-    make_wordpress: Callable[..., WordPress],
+    wp: WordPress,
     discord_server: DiscordTestServer,
     sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    wp = make_wordpress(seed=False)
-    monkeypatch.setenv(PASSWORD_ENV, wp.bot.app_password)
     world = discord_server.world
     alerts = discord_server.add_channel("gatejumper-alerts")
     discord_server.set_permissions(world.announcements, deny=Permission.SEND_MESSAGES)
