@@ -25,10 +25,11 @@ from bot.feeds.schedule import PollScheduler
 
 if TYPE_CHECKING:
     from bot.announce import Announcer
+    from bot.relay import Relayer
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: Final = ("cogs.announcer", "cogs.admin", "cogs.errors")
+EXTENSIONS: Final = ("cogs.announcer", "cogs.relay", "cogs.admin", "cogs.errors")
 API_VERSION_SUFFIX: Final = "/v10"
 #: How long ``close`` lets an in-flight blog poll finish before cancelling it (its
 #: transaction is then rolled back: nothing is lost, the next run polls again).
@@ -84,11 +85,13 @@ async def use_gateway_of(http: discord.http.HTTPClient) -> str:
 
 
 def gatejumper_intents() -> discord.Intents:
-    """Guilds, guild messages, message content (privileged: enable it in the developer portal)."""
+    """Guilds, guild messages, message content (privileged: enable it in the developer portal),
+    and direct messages (the relay answers them with a short explanation)."""
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
     intents.message_content = True
+    intents.dm_messages = True
     return intents
 
 
@@ -98,6 +101,7 @@ class Gatejumper(commands.Bot):
     settings: Settings
     core: Core
     announcer: Announcer
+    relayer: Relayer
     scheduler: PollScheduler
 
     def __init__(self, settings: Settings, **options: Any) -> None:

@@ -91,6 +91,12 @@ class FieldProblem(ValueError):
 
 
 ISSO_URL_REQUIRED = "isso_url is required when platform is isso"
+RELAY_NEEDS_API = (
+    "the relay posts through a blog's comment API: it needs platform wordpress or isso"
+)
+RELAY_NEEDS_CREDENTIALS = (
+    "the relay on a WordPress blog needs credentials (the account it posts through)"
+)
 
 
 def duplicate_name_message(name: str, first: str) -> str:
@@ -156,6 +162,8 @@ class RelayConfig(_Model):
     edit_window: Duration = timedelta(hours=24)
     max_length: int = Field(default=4000, ge=1, le=65525)
     per_user_per_minute: int = Field(default=5, ge=1)
+    retry_max: Duration = timedelta(minutes=1)
+    give_up_after: Duration = timedelta(days=1)
 
 
 class BlogConfig(_Model):
@@ -172,9 +180,13 @@ class BlogConfig(_Model):
     relay: RelayConfig = RelayConfig()
 
     @model_validator(mode="after")
-    def _isso_needs_server(self) -> BlogConfig:
+    def _cross_checks(self) -> BlogConfig:
         if self.platform == "isso" and self.isso_url is None:
             raise FieldProblem(ISSO_URL_REQUIRED, loc=("isso_url",))
+        if self.relay.enabled and self.platform == "feed":
+            raise FieldProblem(RELAY_NEEDS_API, loc=("relay", "enabled"))
+        if self.relay.enabled and self.platform == "wordpress" and self.credentials is None:
+            raise FieldProblem(RELAY_NEEDS_CREDENTIALS, loc=("relay", "enabled"))
         return self
 
 
@@ -607,6 +619,12 @@ def _cross_check(raw: dict[str | int, Any], source: ConfigSource) -> list[tuple[
             first[name] = index
         if blog.get("platform") == "isso" and blog.get("isso_url") is None:
             issues.append((("blogs", index, "isso_url"), ISSO_URL_REQUIRED))
+        relay = blog.get("relay")
+        if isinstance(relay, dict) and relay.get("enabled") is True:
+            if blog.get("platform") == "feed":
+                issues.append((("blogs", index, "relay", "enabled"), RELAY_NEEDS_API))
+            elif blog.get("platform") == "wordpress" and blog.get("credentials") is None:
+                issues.append((("blogs", index, "relay", "enabled"), RELAY_NEEDS_CREDENTIALS))
     return issues
 
 

@@ -76,7 +76,14 @@ def isso_command() -> list[str]:
 
 
 def _config_text(
-    dbpath: Path, port: int, blog_url: str, moderation: bool, admin_password: str
+    dbpath: Path,
+    port: int,
+    blog_url: str,
+    moderation: bool,
+    admin_password: str,
+    *,
+    max_age: str = "1h",
+    guard: bool = False,
 ) -> str:
     return f"""\
 [general]
@@ -84,7 +91,7 @@ dbpath = {dbpath}
 host = {blog_url}
 latest-enabled = true
 notify = stdout
-max-age = 1h
+max-age = {max_age}
 
 [admin]
 enabled = {"true" if moderation else "false"}
@@ -94,7 +101,10 @@ password = {admin_password}
 enabled = {"true" if moderation else "false"}
 
 [guard]
-enabled = false
+enabled = {"true" if guard else "false"}
+ratelimit = 2
+direct-reply = 3
+reply-to-self = false
 
 [rss]
 base = {blog_url}
@@ -137,9 +147,17 @@ class IssoServer:
         blog_base_url: str = CAPTURE_BLOG_URL,
         *,
         moderation: bool = False,
+        max_age: str = "1h",
+        guard: bool = False,
         timeout: float = 20.0,
     ) -> IssoServer:
-        """Write ``isso.cfg`` in ``workdir``, run Isso and wait until it answers."""
+        """Write ``isso.cfg`` in ``workdir``, run Isso and wait until it answers.
+
+        ``max_age`` is how long edit cookies live (Isso's edit window, e.g. ``"2s"``);
+        ``guard`` turns on Isso's spam guard with its default limits (2 comments a
+        minute per address, 3 top-level comments per thread, no reply to one's own
+        comment while it is editable).
+        """
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
@@ -149,7 +167,15 @@ class IssoServer:
         password = secrets.token_hex(8)
         config = workdir / "isso.cfg"
         config.write_text(
-            _config_text(workdir / "comments.db", port, blog_url, moderation, password)
+            _config_text(
+                workdir / "comments.db",
+                port,
+                blog_url,
+                moderation,
+                password,
+                max_age=max_age,
+                guard=guard,
+            )
         )
         log = (workdir / "isso.log").open("wb")
         env = {**os.environ, "TZ": "UTC", "PYTHONUNBUFFERED": "1"}

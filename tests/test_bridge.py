@@ -74,9 +74,11 @@ def test_point_discord_at_refuses_another_api_version(discord_py_restored: None)
     assert discord.http.Route.BASE == "https://discord.com/api/v10"
 
 
-def test_intents_are_guilds_guild_messages_and_message_content() -> None:
+def test_intents_are_guilds_guild_and_direct_messages_and_message_content() -> None:
     intents = gatejumper_intents()
-    expected = Intent.GUILDS | Intent.GUILD_MESSAGES | Intent.MESSAGE_CONTENT
+    expected = (
+        Intent.GUILDS | Intent.GUILD_MESSAGES | Intent.DIRECT_MESSAGES | Intent.MESSAGE_CONTENT
+    )
     assert intents.value == int(expected)
 
 

@@ -65,7 +65,8 @@ CASES: dict[str, list[str]] = {
         "unknown_keys.yaml:4:3: polling.intervall: unknown key 'intervall' (did you mean 'interval'?)",
         "unknown_keys.yaml:10:7: blogs.news.announce.chanel: unknown key 'chanel' (did you mean 'channel'?)",
         "unknown_keys.yaml:13:7: blogs.news.relay.colour: unknown key 'colour' (known keys here: "
-        "enabled, allowed_roles, guests, authors, edit_window, max_length, per_user_per_minute)",
+        "enabled, allowed_roles, guests, authors, edit_window, max_length, per_user_per_minute, "
+        "retry_max, give_up_after)",
     ],
     "wrong_types.yaml": [
         "wrong_types.yaml:3:18: polling.failing_after: expected a whole number, got 'three'",
@@ -319,6 +320,31 @@ def test_yaml_12_words_stay_text(tmp_path: Path) -> None:
     [blog] = load_settings(config, environ={}).blogs
     assert blog.relay.guests == "off"
     assert blog.credentials is not None and blog.credentials.username == "2024-01-01"
+
+
+@pytest.mark.parametrize(
+    ("blog", "expected"),
+    [
+        (
+            MINIMAL.replace("wordpress", "feed") + "    relay:\n      enabled: true\n",
+            "config.yaml:8:16: blogs.news.relay.enabled: the relay posts through a blog's comment "
+            "API: it needs platform wordpress or isso",
+        ),
+        (
+            MINIMAL + "    relay:\n      enabled: true\n",
+            "config.yaml:8:16: blogs.news.relay.enabled: the relay on a WordPress blog needs "
+            "credentials (the account it posts through)",
+        ),
+    ],
+)
+def test_a_relay_it_cannot_post_through_is_a_config_problem(
+    tmp_path: Path, blog: str, expected: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(blog)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, environ={})
+    assert [str(p).removeprefix(str(tmp_path) + "/") for p in raised.value.problems] == [expected]
 
 
 def test_merge_keys_share_settings(tmp_path: Path) -> None:

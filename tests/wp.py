@@ -6,6 +6,13 @@ cannot do (installing, pingbacks, backdated comments, application passwords) go
 through ``scripts/wordpress/helper.php``, which runs WordPress's own functions.
 
     python -m tests.wp serve [--port 8080] [--plain]   # a WordPress with the seed, until ^C
+
+A test may take the blog down and bring it back: ``wordpress.stop()`` ends ``php -S``
+(connections are refused at once, the database stays), ``wordpress.start()`` serves
+the same database on the same port again, so clients built before keep working.
+Tests that change discussion settings use ``set_moderation``, ``close_comments``,
+``trash_post``, and check what the blog holds with ``comment`` and ``comments_of``,
+which read the database through helper.php, not the REST client under test.
 """
 
 from __future__ import annotations
@@ -395,9 +402,19 @@ class WordPress:
         }
 
     def start(self, timeout: float = 15.0) -> None:
-        """Start ``php -S`` (several workers, so concurrent requests work) and wait for it."""
+        """Start ``php -S`` (several workers, so concurrent requests work) and wait for it.
+
+        Always on ``self.port``, so after :meth:`stop` the blog comes back where its
+        clients expect it; a port still busy (another process took it meanwhile) is
+        retried until ``timeout``, then a WordPressError. Does nothing if running.
+        """
         if self._server is not None:
             return
+        deadline = time.monotonic() + timeout
+        while not _port_is_free(self.port):
+            if time.monotonic() > deadline:
+                raise WordPressError(f"port {self.port} stays busy: cannot start {self.url}")
+            time.sleep(0.1)
         log = (self.workdir / "server.log").open("ab")
         env = {**self._env(), "PHP_CLI_SERVER_WORKERS": "4"}
         command = ["php", "-S", self.host, "-t", str(WP_ROOT), str(SCRIPTS / "router.php")]
@@ -411,7 +428,6 @@ class WordPress:
         )
         log.close()
         self._register(self._server.pid)
-        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._server.poll() is not None:
                 self.stop()
@@ -438,7 +454,16 @@ class WordPress:
         record = {"owner": os.getpid(), "pgid": pgid, "database": self.db_name}
         (RUN_DIR / f"{self.db_name}.json").write_text(json.dumps(record), encoding="utf-8")
 
+    @property
+    def running(self) -> bool:
+        """Whether ``php -S`` is serving (False between :meth:`stop` and :meth:`start`)."""
+        return self._server is not None
+
     def stop(self) -> None:
+        """End ``php -S`` and its workers (the database stays): the blog is down.
+
+        Returns once the port refuses connections; :meth:`start` brings it back.
+        """
         server, self._server = self._server, None
         if server is None:
             return
@@ -450,6 +475,11 @@ class WordPress:
                 break
             except subprocess.TimeoutExpired:
                 continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # a worker that outlived its parent
+        deadline = time.monotonic() + 5
+        while not _port_is_free(self.port) and time.monotonic() < deadline:
+            time.sleep(0.02)
         (RUN_DIR / f"{self.db_name}.json").unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -571,6 +601,51 @@ class WordPress:
             self.pretty_permalinks = bool(value)
         return result
 
+    def close_comments(self, post_id: int) -> None:
+        """Close comments on one post (its "Allow comments" box unticked)."""
+        self.php(f"return wp_update_post(['ID' => {int(post_id)}, 'comment_status' => 'closed']);")
+
+    def trash_post(self, post_id: int) -> None:
+        """Move a post to the trash, the way "Move to Trash" does."""
+        self.php(f"return (bool) wp_trash_post({int(post_id)});")
+
+    def set_moderation(self, on: bool, *, previously_approved: bool | None = None) -> None:
+        """Hold comments for a moderator ("Comment must be manually approved") or not.
+
+        ``previously_approved`` ("Comment author must have a previously approved
+        comment") follows ``on`` unless given. Comments by a moderator, or by the
+        post's author on their post, are approved whatever these say.
+        """
+        also = on if previously_approved is None else previously_approved
+        self.run(
+            [
+                {"op": "set_option", "name": "comment_moderation", "value": int(on)},
+                {"op": "set_option", "name": "comment_previously_approved", "value": int(also)},
+            ]
+        )
+
+    def comment(self, comment_id: int) -> dict[str, Any]:
+        """One comment as the database holds it (see :meth:`comments_of`); any status.
+
+        Raises WordPressError when there is no such comment (deleted for good).
+        """
+        found = self.run([{"op": "comments", "ids": [int(comment_id)]}])[0]
+        if not found:
+            raise WordPressError(f"no comment {comment_id} in {self.db_name}")
+        comment: dict[str, Any] = found[0]
+        return comment
+
+    def comments_of(self, post_id: int) -> list[dict[str, Any]]:
+        """All comments of a post, in id order, whatever their status (spam, trash too).
+
+        Each is ``{"id", "post_id", "parent", "user_id", "author", "author_email",
+        "content", "status", "date_gmt"}``, ids as ints, ``status`` one of
+        ``approved``, ``hold``, ``spam``, ``trash`` (the names BlogComment uses),
+        read with SQL, not through the REST API a test is checking.
+        """
+        comments: list[dict[str, Any]] = self.run([{"op": "comments", "post_id": int(post_id)}])[0]
+        return comments
+
     def add_mu_plugin(self, name: str, php: str) -> Path:
         """Install a must-use plugin (PHP code without ``<?php``), e.g. to disable the REST API."""
         if not re.fullmatch(r"[a-z0-9-]+", name):
@@ -603,6 +678,16 @@ class WordPress:
                 return response.status, dict(response.headers.items()), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers.items()), error.read()
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as php -S binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _mysql_gmt(moment: datetime) -> str:

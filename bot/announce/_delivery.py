@@ -14,10 +14,14 @@ Thread creation and forum posts are idempotent on Discord's side (``start_thread
 message's thread, ``create_forum_post`` the post carrying the marker); edits and deletions are
 idempotent too (a message already gone counts as done). So repeating any event after a crash
 repeats no visible effect, and the outbox marks an event delivered only after all of it.
+
+Comments that came *from* Discord through the relay (``bot.relay``) are not mirrored back, nor
+are their edits and removals: the Discord message they came from already shows them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable
@@ -32,6 +36,7 @@ from bot.announce.port import (
     PermanentDiscordError,
     ReplyTarget,
     Sent,
+    TransientDiscordError,
 )
 from bot.config import BlogConfig
 from bot.events import (
@@ -56,6 +61,11 @@ log = logging.getLogger("bot.announce")
 #: Part number of the short announcement that opens a thread for comments on a post that was
 #: never announced (it predates the bot); the comment's own parts are numbered from 1.
 STARTER_PART = 0
+
+#: How long a comment waits for a relay of its blog whose outcome is not known yet (it may be
+#: that very comment) before the lane backs off and tries again later.
+RELAY_WAIT_SECONDS = 10.0
+RELAY_WAIT_STEP = 0.25
 
 
 def describe(error: DiscordError) -> str:
@@ -119,16 +129,42 @@ class BlogDelivery:
             case NewPost():
                 await self._new_post(stored.id, event.post, drafts)
             case NewComment():
-                await self._new_comment(stored.id, event.comment, drafts)
+                if not await self._relayed(event.comment.key, event.comment.post_key):
+                    await self._new_comment(stored.id, event.comment, drafts)
             case NewPingback():
                 await self._new_comment(stored.id, event.pingback, drafts)
             case CommentEdited():
-                await self._edited(stored.id, event.comment, drafts)
+                if not await self._relayed(event.comment.key, event.comment.post_key):
+                    await self._edited(stored.id, event.comment, drafts)
             case CommentRemoved():
-                await self._removed(event.key)
+                if not await self._relayed(event.key, event.post_key):
+                    await self._removed(event.key)
             case FeedFailing() | FeedRecovered():
                 for draft in drafts:
                     await self._send(stored.id, draft, _Where(_channel(draft)), author=False)
+
+    async def _relayed(self, key: str, post_key: str | None) -> bool:
+        """Whether the comment ``key`` is one the relay posted from Discord (not mirrored back).
+
+        While a relay of this blog is in flight its comment id is unknown, and this comment may
+        be it: wait a little, then let the lane retry later.
+        """
+        if not self.blog.relay.enabled:
+            return False
+        waited = 0.0
+        blog = self.blog.name
+        while (verdict := await self._storage.echo_verdict(blog, key, post_key)) == "wait":
+            if waited >= RELAY_WAIT_SECONDS:
+                raise TransientDiscordError(
+                    f"{key} may be a reply from Discord still being posted to the blog"
+                )
+            await asyncio.sleep(RELAY_WAIT_STEP)
+            waited += RELAY_WAIT_STEP
+        if verdict == "ours":
+            log.info(
+                "%s: %s came from Discord through the relay; not mirrored", self.blog.name, key
+            )
+        return verdict == "ours"
 
     # Posts and their threads
 

@@ -1,6 +1,6 @@
 """Blog comment clients (WordPress REST, Isso) behind one protocol; no Discord here."""
 
-from bot.blogs.errors import BlogError
+from bot.blogs.errors import BlogError, rejected_reason, user_reason
 from bot.blogs.isso import IssoComments
 from bot.blogs.models import Author, BlogComment, CommentClient, CommentStatus, PostRef
 from bot.blogs.wordpress import WordPressAccount, WordPressComments
@@ -15,4 +15,6 @@ __all__ = [
     "PostRef",
     "WordPressAccount",
     "WordPressComments",
+    "rejected_reason",
+    "user_reason",
 ]

@@ -40,7 +40,14 @@ class Author:
 
 @dataclass(frozen=True, slots=True)
 class BlogComment:
-    """A comment as the blog stored it; ``status`` tells whether readers see it yet."""
+    """A comment as the blog stored it; ``status`` tells whether readers see it yet.
+
+    ``content_raw`` is the text as stored before rendering (WordPress ``content.raw``,
+    given only to accounts that may moderate; Isso's Markdown), so a caller can find
+    the comment it sent by its content; None when the blog did not say. ``author_id``
+    is the blog account the comment belongs to (WordPress user id), None for guests
+    and on Isso, which has no accounts.
+    """
 
     id: str
     post_id: str | None
@@ -50,6 +57,8 @@ class BlogComment:
     status: CommentStatus
     link: str | None
     created: datetime
+    content_raw: str | None = None
+    author_id: str | None = None
 
 
 @runtime_checkable
@@ -66,4 +75,12 @@ class CommentClient(Protocol):
 
     async def get_comment(self, comment_id: str) -> BlogComment: ...
 
-    async def comments_since(self, post: PostRef, since: datetime) -> list[BlogComment]: ...
+    async def comments_since(
+        self, post: PostRef, since: datetime, *, include_held: bool = False
+    ) -> list[BlogComment]:
+        """Comments on ``post`` created after ``since``, oldest first.
+
+        ``include_held`` adds comments held for moderation where the blog lets this
+        client see them (to find, after a crash, a comment a lost answer created).
+        """
+        ...

@@ -14,7 +14,14 @@ What WordPress 6.1 does with a comment created by an authenticated account (read
   has ``moderate_comments``;
 * a wrong application password does not fail reads: WordPress serves them as to an
   anonymous visitor, and refuses a create with ``rest_comment_login_required`` (401).
-  :meth:`WordPressComments.check_account` (``users/me``) is the way to test a login.
+  :meth:`WordPressComments.check_account` (``users/me``) is the way to test a login;
+* reads ask for ``context=edit`` (``content.raw``, ``author_email``), which needs
+  ``moderate_comments``; an account without it gets ``rest_forbidden_context``, and
+  the client then reads in ``context=view`` (no ``content_raw``) from then on;
+* listing held comments takes ``status=all`` (approved and held, not spam or trash),
+  allowed to accounts with ``edit_posts``; WordPress then drops the comments the
+  account may not read: a non-moderating account sees held comments of its own and
+  on its own posts only.
 
 Both REST root forms work (``/wp-json/`` and ``?rest_route=/``): URLs come from
 :func:`bot.feeds.sources.wordpress.route_url`.
@@ -82,6 +89,7 @@ class WordPressComments:
         token = base64.b64encode(f"{login}:{app_password}".encode()).decode("ascii")
         self.__authorization = f"Basic {token}"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._edit_context: bool | None = None  # may this account read context=edit?
 
     def __repr__(self) -> str:
         return f"WordPressComments(api_root={self.api_root!r}, login={self.login!r})"
@@ -92,11 +100,13 @@ class WordPressComments:
         if not isinstance(data, dict) or "id" not in data:
             raise self._error("users/me did not describe a user", None, "invalid")
         capabilities = data.get("capabilities") or {}
-        return WordPressAccount(
+        account = WordPressAccount(
             user_id=int(data["id"]),
             name=str(data.get("name") or self.login),
             can_moderate=bool(capabilities.get("moderate_comments")),
         )
+        self._edit_context = account.can_moderate
+        return account
 
     # --- the protocol ----------------------------------------------------------
 
@@ -128,20 +138,26 @@ class WordPressComments:
         return _comment(await self._call("POST", route, json_body={"content": content}))
 
     async def delete_comment(self, comment_id: str) -> None:
-        """Move the comment to the trash; a comment already trashed counts as done."""
+        """Move the comment to the trash; one already trashed or deleted counts as done."""
         route = f"{COMMENTS}/{_int_id(comment_id, 'comment')}"
         try:
             await self._call("DELETE", route)
         except BlogError as error:
-            if error.code != "rest_already_trashed":
+            if error.code not in ("rest_already_trashed", "rest_comment_invalid_id"):
                 raise
 
     async def get_comment(self, comment_id: str) -> BlogComment:
         route = f"{COMMENTS}/{_int_id(comment_id, 'comment')}"
-        return _comment(await self._call("GET", route))
+        return _comment(await self._read(route, {}))
 
-    async def comments_since(self, post: PostRef, since: datetime) -> list[BlogComment]:
-        """Approved comments on ``post`` created after ``since``, oldest first."""
+    async def comments_since(
+        self, post: PostRef, since: datetime, *, include_held: bool = False
+    ) -> list[BlogComment]:
+        """Approved comments on ``post`` created after ``since``, oldest first.
+
+        ``include_held`` lists held comments too (``status=all``), those this account
+        may read: all of them for a moderator, else its own and those on its own posts.
+        """
         if since.tzinfo is None:
             raise ValueError("comments_since needs a timezone-aware datetime")
         after = since.astimezone(UTC)
@@ -155,7 +171,9 @@ class WordPressComments:
                 "per_page": str(PER_PAGE),
                 "page": str(page),
             }
-            batch = await self._call("GET", COMMENTS, params=params)
+            if include_held:
+                params["status"] = "all"
+            batch = await self._read(COMMENTS, params)
             if not isinstance(batch, list):
                 raise self._error("the comment listing is not a JSON list", None, None)
             found += [c for c in map(_comment, batch) if c.created > after]
@@ -164,6 +182,20 @@ class WordPressComments:
         return found
 
     # --- HTTP ------------------------------------------------------------------
+
+    async def _read(self, route: str, params: Mapping[str, str]) -> Any:
+        """GET in ``context=edit`` when this account may (for ``content.raw``), else view."""
+        if self._edit_context is not False:
+            try:
+                data = await self._call("GET", route, params={**params, "context": "edit"})
+            except BlogError as error:
+                if error.code != "rest_forbidden_context":
+                    raise
+                self._edit_context = False
+            else:
+                self._edit_context = True
+                return data
+        return await self._call("GET", route, params=params)
 
     async def _call(
         self,
@@ -213,6 +245,8 @@ def _comment(data: Any) -> BlogComment:
         raise BlogError("the blog answered with something that is not a comment", code="invalid")
     content = data.get("content") or {}
     parent = int(data.get("parent") or 0)
+    author = int(data.get("author") or 0)
+    raw = content.get("raw") if isinstance(content, dict) else None
     return BlogComment(
         id=str(data["id"]),
         post_id=str(data["post"]) if data.get("post") else None,
@@ -222,6 +256,8 @@ def _comment(data: Any) -> BlogComment:
         status=_STATUSES.get(str(data.get("status")), "hold"),
         link=data.get("link") or None,
         created=_gmt(data.get("date_gmt")),
+        content_raw=raw if isinstance(raw, str) else None,
+        author_id=str(author) if author else None,
     )
 
 

@@ -237,7 +237,10 @@ async def _followed_posts(
                 continue
             url = str(blog.isso_url)
             source: Source = IssoThreadSource(
-                url, post_key=post.key, post_uri=_path(post.entry.url), post_url=post.entry.url
+                url,
+                post_key=post.key,
+                post_uri=isso_thread_uri(post.entry.url),
+                post_url=post.entry.url,
             )
         elif post.entry.comments_feed:
             url = post.entry.comments_feed
@@ -291,7 +294,7 @@ def _belongs_to(url: str, blog: BlogConfig, *, strict: bool = True) -> bool:
 _PATH_SAFE = "/!$%&'()*+,;=:@[]\\^|~"
 
 
-def _path(url: str) -> str:
+def isso_thread_uri(url: str) -> str:
     """The post's Isso thread ``uri``: its path as the embed script sends it.
 
     Isso's script uses ``location.pathname``, which browsers percent-encode,

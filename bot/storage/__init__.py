@@ -11,6 +11,7 @@ from bot.storage.mirror import (
     PostThread,
     Webhook,
 )
+from bot.storage.relays import Relay, RelayRequest
 from bot.storage.storage import Storage
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "MessageIntent",
     "MirroredMessage",
     "PostThread",
+    "Relay",
+    "RelayRequest",
     "Storage",
     "StorageError",
     "Webhook",

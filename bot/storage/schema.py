@@ -176,3 +176,50 @@ disabled_targets = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("since", UTCDateTime, nullable=False),
 )
+
+# The relay (Discord → blog) ---------------------------------------------------------------
+
+#: What ``relays.status`` may hold: ``queued`` (recorded, not tried), ``sending`` (a call was made
+#: whose outcome is unknown: reconcile before trying again), ``published``, ``held`` (waiting for
+#: the blog's moderation), ``failed`` (permanently; ``reason`` says why), ``done`` (an edit or a
+#: delete that took effect, or had nothing left to do), ``deleted`` (the comment was trashed).
+RELAY_STATUSES = ("queued", "sending", "published", "held", "failed", "done", "deleted")
+
+relays = sa.Table(
+    "relays",
+    metadata,
+    sa.Column("id", EventId, primary_key=True, autoincrement=True),
+    sa.Column("blog", sa.Text, nullable=False),
+    sa.Column("op", sa.Text, nullable=False),
+    sa.Column("dedupe_key", sa.Text, nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("account", sa.Text),
+    sa.Column("post_key", sa.Text, nullable=False),
+    sa.Column("reply_to", sa.BigInteger),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="queued"),
+    sa.Column("comment_id", sa.Text),
+    sa.Column("entry_key", sa.Text),
+    sa.Column("link", sa.Text),
+    sa.Column("edit_token", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("feedback", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("dedupe_key"),
+    sa.CheckConstraint("op IN ('create', 'edit', 'delete')", name="op"),
+    sa.CheckConstraint(
+        "status IN ('queued', 'sending', 'published', 'held', 'failed', 'done', 'deleted')",
+        name="status",
+    ),
+    sa.Index(None, "blog", "status", "id"),
+    sa.Index(None, "blog", "entry_key"),
+    sa.Index(None, "message_id"),
+    sqlite_autoincrement=True,
+)

@@ -29,6 +29,7 @@ from bot.storage.errors import StorageError, reason
 from bot.storage.migrate import upgrade
 from bot.storage.mirror import MirrorStore
 from bot.storage.records import FeedState, KnownItem, StoredEvent, UpdateResult
+from bot.storage.relays import RelayStore
 from bot.storage.schema import events, feeds, items
 
 Clock = Callable[[], datetime]
@@ -45,10 +46,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Storage(MirrorStore):
+class Storage(MirrorStore, RelayStore):
     """Open with ``await Storage.open(url)``; use as ``async with`` to close it at the end.
 
-    The Discord-side queries (threads, message intents, webhooks) live in :class:`MirrorStore`.
+    The Discord-side queries (threads, message intents, webhooks) live in :class:`MirrorStore`,
+    the relay outbox in :class:`RelayStore`.
     """
 
     def __init__(self, engine: AsyncEngine, url: URL, clock: Clock = utc_now) -> None:

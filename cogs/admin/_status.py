@@ -15,6 +15,7 @@ import discord
 
 from bot.announce import LaneStatus
 from bot.config import BlogConfig
+from bot.relay import RelayBacklog
 from bot.storage.records import FeedState
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class BlogStatus:
     feeds: tuple[FeedState, ...]
     next_poll: datetime | None
     lane: LaneStatus
+    relay: RelayBacklog | None = None
 
     @property
     def last_polled(self) -> datetime | None:
@@ -74,10 +76,16 @@ async def read_status(bridge: Gatejumper, blogs: Sequence[BlogConfig]) -> list[B
             feeds=tuple(await bridge.core.storage.list_feeds(blog.name)),
             next_poll=bridge.scheduler.next_run(blog.name),
             lane=lanes[blog.name],
+            relay=await relay_backlog(bridge, blog.name),
         )
         for blog in blogs
     ]
     return sorted(statuses, key=lambda s: -s.severity)
+
+
+async def relay_backlog(bridge: Gatejumper, blog: str) -> RelayBacklog | None:
+    relayer = getattr(bridge, "relayer", None)
+    return await relayer.backlog(blog) if relayer is not None else None
 
 
 def status_embed(statuses: Sequence[BlogStatus]) -> discord.Embed:
@@ -131,6 +139,7 @@ def blog_field(status: BlogStatus) -> tuple[str, str]:
         f"**Next poll** {_when(status.next_poll, 'not scheduled')}",
         *_failure_lines(status),
         *_lane_lines(status.lane),
+        *_relay_lines(status.relay),
     ]
     return name, _clip("\n".join(lines), FIELD_VALUE_LIMIT)
 
@@ -181,6 +190,19 @@ def _lane_lines(lane: LaneStatus) -> list[str]:
         lines.append(f"**Disabled**{where}: {_text(lane.disabled)}")
     if lane.last_error and lane.last_error != lane.disabled:
         lines.append(f"**Last Discord error** {_text(lane.last_error)}")
+    return lines
+
+
+def _relay_lines(relay: RelayBacklog | None) -> list[str]:
+    if relay is None:
+        return []
+    waiting = "reply" if relay.waiting == 1 else "replies"
+    line = f"**Relay to the blog** {relay.waiting} {waiting} waiting"
+    if relay.next_retry is not None:
+        line += f" · next try {_when(relay.next_retry, 'soon')}"
+    lines = [line]
+    if relay.last_error:
+        lines.append(f"**Last blog error** {_text(relay.last_error)}")
     return lines
 
 

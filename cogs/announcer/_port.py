@@ -341,6 +341,35 @@ class DiscordPyPort:
                 raise
             raise TransientDiscordError(f"cannot {action}: the Discord client closed") from exc
 
+    # -- the relay's feedback (bot.relay.models.FeedbackPort) ----------------------------
+
+    async def react(self, channel_id: int, message_id: int, emoji: str) -> None:
+        message = self._messageable(channel_id).get_partial_message(message_id)
+        async with self._calling(channel_id, "add a reaction"):
+            await self._reopening(channel_id, lambda: message.add_reaction(emoji))
+
+    async def unreact(self, channel_id: int, message_id: int, emoji: str) -> None:
+        message = self._messageable(channel_id).get_partial_message(message_id)
+        me = discord.Object(self._me())
+        async with self._calling(channel_id, "remove a reaction"):
+            await self._reopening(channel_id, lambda: message.remove_reaction(emoji, me))
+
+    async def reply(self, channel_id: int, message_id: int, text: str, *, nonce: str) -> None:
+        """A short bot message answering ``message_id``: pings nobody, notifies nobody."""
+        target = self._messageable(channel_id)
+        reference = discord.MessageReference(
+            message_id=message_id, channel_id=channel_id, fail_if_not_exists=False
+        )
+        options: dict[str, Any] = {
+            "nonce": nonce,
+            "reference": reference,
+            "allowed_mentions": discord.AllowedMentions.none(),
+            "suppress_embeds": True,
+            "silent": True,
+        }
+        async with self._calling(channel_id, "reply"):
+            await self._reopening(channel_id, lambda: target.send(text, **options))
+
     # -- channels and threads ------------------------------------------------------------
 
     def _me(self) -> int:

@@ -238,6 +238,33 @@ function op_delete_comment(array $c): array
     return ['id' => $id];
 }
 
+/* Comments straight from the table, any status: by ``ids`` or all of ``post_id``. */
+function op_comments(array $c): array
+{
+    global $wpdb;
+    if (isset($c['ids'])) {
+        $ids = implode(',', array_map('intval', $c['ids'])) ?: '0';
+        $rows = $wpdb->get_results("SELECT * FROM $wpdb->comments WHERE comment_ID IN ($ids) ORDER BY comment_ID");
+    } else {
+        $rows = $wpdb->get_results($wpdb->prepare(
+            "SELECT * FROM $wpdb->comments WHERE comment_post_ID = %d ORDER BY comment_ID",
+            (int) $c['post_id']
+        ));
+    }
+    $statuses = ['1' => 'approved', '0' => 'hold'];
+    return array_map(fn($row) => [
+        'id' => (int) $row->comment_ID,
+        'post_id' => (int) $row->comment_post_ID,
+        'parent' => (int) $row->comment_parent,
+        'user_id' => (int) $row->user_id,
+        'author' => $row->comment_author,
+        'author_email' => $row->comment_author_email,
+        'content' => $row->comment_content,
+        'status' => $statuses[$row->comment_approved] ?? $row->comment_approved,
+        'date_gmt' => $row->comment_date_gmt,
+    ], $rows);
+}
+
 function op_set_option(array $c): array
 {
     update_option($c['name'], $c['value']);

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,55 +11,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.blogs import Author, BlogError, CommentClient, PostRef, WordPressComments
-from tests.wp import WordPress, WordPressError, WpUser, free_port
+from bot.blogs import Author, BlogError, CommentClient, WordPressComments, user_reason
+from bot.blogs.errors import ACCOUNT_REFUSED, CANNOT_APPROVE
+from tests.blogs.wordpress_helpers import GUEST, ME, client, new_post
+from tests.wp import WordPress, free_port
 
 pytestmark = pytest.mark.wordpress
-
-# Rebecca (an author, no moderate_comments) would otherwise hit WordPress's 15-second
-# flood check: every test comment comes from 127.0.0.1.
-NO_FLOOD = "add_filter('wp_is_comment_flood', '__return_false', 99);"
-
-
-@pytest.fixture(scope="module")
-def blog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPress]:
-    """One private WordPress for this module; each test makes its own posts."""
-    try:
-        instance = WordPress.provision(tmp_path_factory.mktemp("blogs-wordpress"))
-    except WordPressError as error:
-        pytest.fail(f"could not provision the test WordPress: {error}", pytrace=False)
-    try:
-        instance.add_mu_plugin("no-flood", NO_FLOOD)
-        yield instance
-    finally:
-        instance.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
-def client(
-    session: aiohttp.ClientSession, blog: WordPress, user: WpUser, *, root: str | None = None
-) -> WordPressComments:
-    return WordPressComments(
-        session, root or blog.api_root, login=user.login, app_password=user.app_password
-    )
-
-
-def new_post(blog: WordPress, title: str = "A post to answer") -> PostRef:
-    post_id = blog.create_post(title, "<p>Body.</p>", author="rebecca")
-    return PostRef(str(post_id))
 
 
 def comment_user_id(blog: WordPress, comment_id: str) -> int:
     return int(blog.php(f"return (int) get_comment({int(comment_id)})->user_id;"))
-
-
-ME = Author("Rebecca Healy")
-GUEST = Author("Ann Lee (via Discord)", email="ann@example.com", guest=True)
 
 
 async def test_it_is_a_comment_client(session: aiohttp.ClientSession, blog: WordPress) -> None:
@@ -143,6 +103,7 @@ async def test_an_account_that_cannot_moderate_still_sets_author_name_but_not_st
     assert caught.value.code == "rest_comment_invalid_status"
     assert caught.value.status == 403
     assert not caught.value.transient
+    assert user_reason(caught.value) == CANNOT_APPROVE
 
 
 async def test_update_get_and_trash(session: aiohttp.ClientSession, blog: WordPress) -> None:
@@ -187,8 +148,9 @@ async def test_a_wrong_password_is_permanent_and_not_leaked(
     error = caught.value
     assert error.status == 401
     # WordPress 6.1 treats the request as anonymous: "you must be logged in to comment"
-    assert error.code in ("rest_comment_login_required", "incorrect_password")
+    assert error.code == "rest_comment_login_required"
     assert not error.transient
+    assert user_reason(error) == ACCOUNT_REFUSED
     for text in (str(error), repr(error), repr(wrong), str(vars(error))):
         assert secret not in text
         assert "YWJj" not in text  # nor its Basic-auth encoding
@@ -213,48 +175,6 @@ async def test_check_account_tells_who_may_moderate(
     assert (caught.value.status, caught.value.transient) == (401, False)
 
 
-async def test_closed_comments(session: aiohttp.ClientSession, blog: WordPress) -> None:
-    post = new_post(blog)
-    blog.php(f"wp_update_post(['ID' => {post.id}, 'comment_status' => 'closed']); return 1;")
-    with pytest.raises(BlogError) as caught:
-        await client(session, blog, blog.bot).create_comment(
-            post, "Too late", parent=None, author=GUEST
-        )
-    assert (caught.value.status, caught.value.code) == (403, "rest_comment_closed")
-    assert "closed" in str(caught.value)
-    assert not caught.value.transient
-
-
-async def test_a_trashed_post(session: aiohttp.ClientSession, blog: WordPress) -> None:
-    post = new_post(blog)
-    blog.php(f"wp_trash_post({post.id}); return 1;")
-    with pytest.raises(BlogError) as caught:
-        await client(session, blog, blog.bot).create_comment(
-            post, "Anyone?", parent=None, author=ME
-        )
-    assert caught.value.code == "rest_comment_trash_post"
-
-
-async def test_a_duplicate_comment_is_reported_as_such(
-    session: aiohttp.ClientSession, blog: WordPress
-) -> None:
-    post = new_post(blog)
-    rebecca = client(session, blog, blog.author)
-    await rebecca.create_comment(post, "Said once", parent=None, author=ME)
-    with pytest.raises(BlogError) as caught:
-        await rebecca.create_comment(post, "Said once", parent=None, author=ME)
-    assert (caught.value.status, caught.value.code) == (409, "comment_duplicate")
-    assert not caught.value.transient
-
-
-async def test_a_missing_comment(session: aiohttp.ClientSession, blog: WordPress) -> None:
-    with pytest.raises(BlogError) as caught:
-        await client(session, blog, blog.bot).get_comment("999999")
-    assert (caught.value.status, caught.value.code) == (404, "rest_comment_invalid_id")
-    with pytest.raises(BlogError, match="not a WordPress comment id"):
-        await client(session, blog, blog.bot).get_comment("../users")
-
-
 async def test_a_blog_that_is_down_is_transient(session: aiohttp.ClientSession) -> None:
     down = WordPressComments(
         session, f"http://127.0.0.1:{free_port()}/wp-json/", login="a", app_password="secret-pw"
@@ -263,6 +183,7 @@ async def test_a_blog_that_is_down_is_transient(session: aiohttp.ClientSession) 
         await down.get_comment("1")
     assert (caught.value.status, caught.value.code) == (None, "connection")
     assert caught.value.transient
+    assert user_reason(caught.value) is None  # the relay retries; no sentence yet
     assert "secret-pw" not in str(caught.value)
 
 
@@ -282,6 +203,7 @@ async def test_a_timeout_is_transient(session: aiohttp.ClientSession) -> None:
     finally:
         server.close()
     assert (caught.value.code, caught.value.transient) == ("timeout", True)
+    assert user_reason(caught.value) is None
 
 
 async def test_server_errors_and_rate_limits_are_transient(
@@ -316,3 +238,4 @@ async def test_server_errors_and_rate_limits_are_transient(
         (429, "too_many", True),
     ]
     assert errors[0].message == "Service Unavailable"
+    assert [user_reason(e) for e in errors] == [None, None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from bot.bridge import Gatejumper
 from bot.config import AnnounceConfig, BlogConfig, DiscordConfig, PollingConfig, Settings
 from bot.feeds.models import EntryKind
 from bot.feeds.update import FeedOutcome, Outcome
+from bot.relay import RelayBacklog
 from bot.storage import Storage
 from bot.storage.records import FeedState
 from cogs.admin._resync import Resync, summary
@@ -463,6 +465,22 @@ def test_transient_discord_trouble_is_shown_with_the_next_retry() -> None:
         f"<t:{int(retry.timestamp())}:R>"
     ) in value
     assert "**Last Discord error** 503 <@\u200b&123456789012345678> \\*\\*x\\*\\*" in value
+
+
+def test_a_relay_waiting_for_the_blog_is_shown_with_its_error() -> None:
+    retry = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    backlog = RelayBacklog(
+        waiting=50, last_error="cannot reach the blog: refused", next_retry=retry
+    )
+    status = dataclasses.replace(blog_status("b"), relay=backlog)
+    _, value = blog_field(status)
+    assert (
+        f"**Relay to the blog** 50 replies waiting · next try <t:{int(retry.timestamp())}:R>"
+        in value
+    )
+    assert "**Last blog error** cannot reach the blog: refused" in value
+    _, quiet = blog_field(blog_status("b"))
+    assert "Relay" not in quiet  # a blog without the relay says nothing of it
 
 
 # ---- preview ------------------------------------------------------------------------------------

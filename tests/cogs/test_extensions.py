@@ -38,7 +38,7 @@ def entry_point(name: str) -> Path:
 
 
 def test_the_operator_extensions_are_found() -> None:
-    assert {"cogs.admin", "cogs.errors"} <= set(extensions())
+    assert {"cogs.admin", "cogs.announcer", "cogs.errors", "cogs.relay"} <= set(extensions())
 
 
 @pytest.mark.parametrize("name", extensions())

@@ -50,13 +50,15 @@ def _diff(connection: Connection) -> tuple[str | None, list[object], list[str]]:
     return context.get_current_revision(), compare_metadata(context, metadata), tables
 
 
-async def test_migration_0002_creates_the_discord_tables_as_the_schema_says(
+async def test_migrations_create_the_discord_and_relay_tables_as_the_schema_says(
     storage: Storage,
 ) -> None:
     async with storage._engine.connect() as connection:
         revision, diff, tables = await connection.run_sync(_diff)
-    assert revision == "0002" and diff == []
-    assert {"post_threads", "discord_messages", "webhooks", "disabled_targets"} <= set(tables)
+    assert revision == "0003" and diff == []
+    assert {"post_threads", "discord_messages", "webhooks", "disabled_targets", "relays"} <= set(
+        tables
+    )
 
 
 async def test_an_intent_is_recorded_once_and_keeps_its_state(

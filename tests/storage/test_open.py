@@ -141,7 +141,7 @@ async def test_migrations_run_once_and_match_the_schema(database_url: str) -> No
                 tables = await connection.run_sync(
                     lambda c: sorted(sa.inspect(c).get_table_names())
                 )
-            assert revision == head_revision() == "0002"
+            assert revision == head_revision() == "0003"
             assert diff == []
             assert tables == [
                 "alembic_version",
@@ -151,6 +151,7 @@ async def test_migrations_run_once_and_match_the_schema(database_url: str) -> No
                 "feeds",
                 "items",
                 "post_threads",
+                "relays",
                 "webhooks",
             ]
 
