@@ -279,13 +279,17 @@ class BlogDelivery:
             await self._send(event_id, draft, where, author=author, reply_to=first)
 
     async def _reply_target(self, parent_key: str | None) -> ReplyTarget | None:
-        """The message carrying the first part of the parent comment, if it is in Discord."""
+        """The message carrying the first part of the parent comment, if it is in Discord: our
+        mirror of it, or the Discord message it was relayed from."""
         if parent_key is None:
             return None
         shown = await self._storage.sent_messages_for(self.blog.name, parent_key)
         first = shown[0] if shown else None
         if first is None or first.message_id is None:
-            return None
+            relayed = await self._storage.relayed_entry(self.blog.name, parent_key)
+            if relayed is None:
+                return None
+            return ReplyTarget(relayed.channel_id, relayed.message_id, relayed.author_name)
         return ReplyTarget(first.location, first.message_id, first.author)
 
     async def _edited(self, event_id: int, entry: Entry, drafts: list[MessageDraft]) -> None:

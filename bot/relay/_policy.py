@@ -82,9 +82,15 @@ def too_fast(blog: BlogConfig, recent: int) -> Refused | None:
     )
 
 
+_UNITS = ((3600, "hour"), (60, "minute"), (1, "second"))
+
+
 def edit_too_late(window: timedelta) -> Refused:
-    hours = window.total_seconds() / 3600
-    span = f"{hours:g} hours" if hours >= 1 else f"{window.total_seconds() / 60:g} minutes"
+    seconds = window.total_seconds()
+    count, unit = next(
+        (seconds / size, unit) for size, unit in _UNITS if seconds >= size or size == 1
+    )
+    span = f"{count:g} {unit}{'' if count == 1 else 's'}"
     return Refused(
         f"Changes made more than {span} after writing are not carried to the blog; "
         "the blog keeps the earlier version."

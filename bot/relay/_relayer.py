@@ -154,9 +154,30 @@ class Relayer:
                 return Verdict("ignored", "the relay is off")
             await self._refuse(message, DM_REFUSAL, react=False)
             return Verdict("refused", DM_REFUSAL.why)
-        blog, post_key = await self._thread(message.channel_id)
-        if blog is None or post_key is None:
-            return Verdict("ignored", "not a relayed post thread")
+        thread = await self._storage.thread_post(message.channel_id)
+        if thread is None:
+            return Verdict("ignored", "not a post thread")
+        blog = self._blogs.get(thread.blog)
+        if blog is None:
+            verdict = Verdict("ignored", "the relay is off for this blog")
+        else:
+            verdict = await self._accept_in_thread(blog, thread.post_key, message)
+        # After the outcome is recorded: a crash before this line only means a second look.
+        await self._storage.advance_cursor(thread.blog, thread.thread_id, message.message_id)
+        return verdict
+
+    async def _accept_in_thread(
+        self, blog: BlogConfig, post_key: str, message: ChatMessage
+    ) -> Verdict:
+        if self._clock() - message.created_at > blog.relay.give_up_after:
+            log.warning(
+                "%s: message %s was written %s ago, while the bot was offline; too old "
+                "(relay.give_up_after) to be carried to the blog",
+                blog.name,
+                message.message_id,
+                self._clock() - message.created_at,
+            )
+            return Verdict("ignored", "too old")
         known = await self._storage.relay_of_message(message.message_id)
         if known is not None:  # the gateway replayed it
             return Verdict("accepted", relay_id=known.id)
@@ -199,7 +220,9 @@ class Relayer:
         if content == latest:
             return Verdict("ignored", "the text did not change")  # e.g. an embed was added
         if self._clock() - message.created_at > blog.relay.edit_window:
-            return await self._refuse(message, edit_too_late(blog.relay.edit_window))
+            # no ❌: the comment itself is still on the blog (its ✅ stays true)
+            too_late = edit_too_late(blog.relay.edit_window)
+            return await self._refuse(message, too_late, react=False)
         stamp = (message.edited_at or self._clock()).isoformat()
         return await self._follow_up(created, "edit", f"edit:{message.message_id}:{stamp}", content)
 
@@ -237,12 +260,6 @@ class Relayer:
             return None, None
         return created, self._blogs.get(created.blog)
 
-    async def _thread(self, channel_id: int) -> tuple[BlogConfig | None, str | None]:
-        thread = await self._storage.thread_post(channel_id)
-        if thread is None:
-            return None, None
-        return self._blogs.get(thread.blog), thread.post_key
-
     async def _refuse(
         self, message: ChatMessage, refusal: Refused, *, react: bool = True
     ) -> Verdict:
@@ -260,6 +277,28 @@ class Relayer:
                     message.channel_id, message.message_id, f"{FAILED} {refusal.why}", nonce=nonce
                 )
         return Verdict("refused", refusal.why)
+
+    async def catch_up_from(self, threads: Callable[[int], int | None]) -> list[tuple[int, int]]:
+        """Where to read what was written while the bot was offline: ``(thread, after message)``
+        for each post thread of a relayed blog whose newest message (``threads(thread_id)``, from
+        Discord's cache; None when unknown or archived) is newer than its cursor.
+
+        Threads from before cursors existed get one at their newest message: what was written
+        there before is not relayed.
+        """
+        found: list[tuple[int, int]] = []
+        cursors = await self._storage.relay_cursors(self._blogs)
+        for thread_id, cursor in cursors.items():
+            newest = threads(thread_id)
+            if newest is None or (cursor is not None and newest <= cursor):
+                continue
+            if cursor is None:
+                post = await self._storage.thread_post(thread_id)
+                if post is not None:
+                    await self._storage.advance_cursor(post.blog, thread_id, newest)
+                continue
+            found.append((thread_id, cursor))
+        return found
 
     # -- the lanes -----------------------------------------------------------------------
 
@@ -444,7 +483,9 @@ class Relayer:
         owned = await self._storage.owned_comments(blog.name, [c.id for c in candidates])
         wanted = _fingerprint(row.content)
         for comment in candidates:
-            if comment.id in owned or comment.parent_id != parent:
+            if comment.id in owned or not _same_parent(blog, comment.parent_id, parent):
+                continue
+            if not _same_author(comment, row):  # "Thanks!" from someone else is not ours
                 continue
             text = getattr(comment, "content_raw", None) or comment.content_html
             if _fingerprint(text) == wanted:
@@ -660,6 +701,21 @@ def _content(blog: BlogConfig, message: ChatMessage) -> str:
 def _entry_key(blog: BlogConfig, comment_id: str) -> str:
     """The key the poller gives this comment (see :class:`bot.feeds.models.Entry`)."""
     return f"isso-{comment_id}" if blog.platform == "isso" else f"comment-{comment_id}"
+
+
+def _same_author(comment: BlogComment, row: Relay) -> bool:
+    """A guest's comment carries the name it was posted under; a linked author's, an account."""
+    if row.account is None:
+        return _fingerprint(comment.author_name) == _fingerprint(row.author_name)
+    return comment.author_id is not None
+
+
+def _same_parent(blog: BlogConfig, stored: str | None, asked: str | None) -> bool:
+    """Whether a comment stored under ``stored`` may be the answer to ``asked``: Isso keeps one
+    level, so a reply to a reply is stored under its top-level comment, not ``asked``."""
+    if stored == asked:
+        return True
+    return blog.platform == "isso" and stored is not None and asked is not None
 
 
 def _fingerprint(text: str) -> str:

@@ -32,6 +32,7 @@ from bot.storage.schema import (
     events,
     items,
     post_threads,
+    relay_cursors,
     webhooks,
 )
 
@@ -256,11 +257,23 @@ class MirrorStore:
         return _post_thread_from_row(row) if row is not None else None
 
     async def save_post_thread(self, thread: PostThread) -> None:
-        """Insert or replace; the first ``created_at`` stays."""
-        values = {**dataclasses.asdict(thread), "created_at": self._clock()}
+        """Insert or replace; the first ``created_at`` stays.
+
+        A new thread also gets a relay cursor at its start, so that whatever people write there
+        while the bot is offline is caught up later (see :mod:`bot.storage.relays`).
+        """
+        now = self._clock()
+        values = {**dataclasses.asdict(thread), "created_at": now}
         upsert = self._upsert(post_threads, ("blog", "post_key"), keep=("created_at",))
+        cursor = {
+            "thread_id": thread.thread_id,
+            "blog": thread.blog,
+            "message_id": thread.thread_id,
+            "updated_at": now,
+        }
         async with self._writing(f"save the thread of {thread.post_key!r}") as connection:
             await connection.execute(upsert, [values])
+            await connection.execute(self._insert_if_new(relay_cursors, ("thread_id",)), [cursor])
 
     # Webhooks
 

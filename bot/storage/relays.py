@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import Row
 
 from bot.storage.mirror import MirroredMessage, PostThread
-from bot.storage.schema import discord_messages, post_threads, relays
+from bot.storage.schema import discord_messages, post_threads, relay_cursors, relays
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -243,6 +243,46 @@ class RelayStore:
             if (await connection.execute(unresolved.limit(1))).first() is not None:
                 return "wait"
         return "theirs"
+
+    async def relayed_entry(self, blog: str, entry_key: str) -> Relay | None:
+        """The relay that created blog entry ``entry_key`` (its Discord message shows it)."""
+        query = sa.select(relays).where(
+            relays.c.blog == blog, relays.c.entry_key == entry_key, relays.c.op == "create"
+        )
+        return await self._one(query.limit(1), f"read the relay of {entry_key!r}")
+
+    # Read cursors: the newest message looked at in each post thread
+
+    async def advance_cursor(self, blog: str, thread_id: int, message_id: int) -> None:
+        """Remember ``message_id`` as looked at in ``thread_id`` (cursors never move back)."""
+        now = self._clock()
+        where = relay_cursors.c.thread_id == thread_id
+        async with self._writing(f"advance the relay cursor of thread {thread_id}") as connection:
+            moved = await connection.execute(
+                sa.update(relay_cursors)
+                .where(where, relay_cursors.c.message_id < message_id)
+                .values(message_id=message_id, updated_at=now)
+            )
+            if moved.rowcount:
+                return
+            insert = self._insert_if_new(relay_cursors, ("thread_id",))
+            values = {"thread_id": thread_id, "blog": blog, "message_id": message_id}
+            await connection.execute(insert, [{**values, "updated_at": now}])
+
+    async def relay_cursors(self, blogs: Iterable[str]) -> dict[int, int | None]:
+        """Every post thread of ``blogs`` → the newest message looked at there (None: never)."""
+        query = (
+            sa.select(post_threads.c.thread_id, relay_cursors.c.message_id)
+            .select_from(
+                post_threads.outerjoin(
+                    relay_cursors, relay_cursors.c.thread_id == post_threads.c.thread_id
+                )
+            )
+            .where(post_threads.c.blog.in_(list(blogs)))
+            .order_by(post_threads.c.thread_id)
+        )
+        async with self._reading("read the relay cursors") as connection:
+            return {int(thread): cursor for thread, cursor in await connection.execute(query)}
 
     # The Discord side, as the relay needs it
 

@@ -223,3 +223,14 @@ relays = sa.Table(
     sa.Index(None, "message_id"),
     sqlite_autoincrement=True,
 )
+
+#: The newest message the relay has looked at in each post thread, so that messages written while
+#: the bot was offline are caught up at the next start (and older ones never relayed).
+relay_cursors = sa.Table(
+    "relay_cursors",
+    metadata,
+    sa.Column("thread_id", sa.BigInteger, primary_key=True),
+    sa.Column("blog", sa.Text, nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

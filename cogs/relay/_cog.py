@@ -32,6 +32,7 @@ class RelayCog(commands.Cog, name="Relay"):
         self.port = DiscordPyPort(bot)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._catching_up: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def cog_load(self) -> None:
@@ -47,6 +48,8 @@ class RelayCog(commands.Cog, name="Relay"):
 
     async def cog_unload(self) -> None:
         self._stop.set()
+        if self._catching_up is not None:
+            self._catching_up.cancel()
         try:
             if self._task is not None:
                 done, _ = await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
@@ -73,9 +76,50 @@ class RelayCog(commands.Cog, name="Relay"):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if not self.bot.relayer.enabled or message.author.id == getattr(self.bot.user, "id", None):
+        """Every message, even on blogs without the relay: the relay keeps its place in each
+        post thread, so that turning it on later relays nothing written before."""
+        if message.author.id == getattr(self.bot.user, "id", None):
             return
         await self._safely("relay a message", self.bot.relayer.accept(chat_message(message)))
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Connected (again, perhaps after a while): relay what was written meanwhile."""
+        if self.bot.relayer.enabled and (self._catching_up is None or self._catching_up.done()):
+            self._catching_up = asyncio.create_task(self._catch_up(), name="relay catch-up")
+
+    async def _catch_up(self) -> None:
+        relayer = self.bot.relayer
+        try:
+            todo = await relayer.catch_up_from(self._newest_message)
+        except Exception:
+            log.exception("could not read where to catch up")
+            return
+        for thread_id, after in todo:
+            channel = self.bot.get_channel(thread_id)
+            if not isinstance(channel, discord.Thread):
+                continue
+            caught = 0
+            try:
+                async for message in channel.history(
+                    after=discord.Object(after), oldest_first=True, limit=None
+                ):
+                    if message.author.id != getattr(self.bot.user, "id", None):
+                        await relayer.accept(chat_message(message))
+                        caught += 1
+            except discord.HTTPException as error:
+                log.warning("could not read thread %s to catch up: %s", thread_id, error)
+            except Exception:
+                log.exception("catching up thread %s failed", thread_id)
+            if caught:
+                log.info(
+                    "thread %s: %d messages written while offline looked at", thread_id, caught
+                )
+
+    def _newest_message(self, thread_id: int) -> int | None:
+        """The newest message id of an active thread, from the gateway's cache."""
+        channel = self.bot.get_channel(thread_id)
+        return channel.last_message_id if isinstance(channel, discord.Thread) else None
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:

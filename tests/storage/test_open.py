@@ -151,6 +151,7 @@ async def test_migrations_run_once_and_match_the_schema(database_url: str) -> No
                 "feeds",
                 "items",
                 "post_threads",
+                "relay_cursors",
                 "relays",
                 "webhooks",
             ]

@@ -110,3 +110,14 @@ async def test_threads_and_mirrored_messages_are_found_by_discord_id(storage: St
     mirrored = await storage.mirrored_message(777)
     assert mirrored is not None and mirrored.entry_key == "comment-3"
     assert await storage.mirrored_message(778) is None
+
+
+async def test_cursors_start_with_the_thread_and_never_move_back(storage: Storage) -> None:
+    await storage.save_post_thread(PostThread(BLOG, "post-7", CHANNEL, THREAD, 555))
+    await storage.save_post_thread(PostThread("other-blog", "post-1", CHANNEL, 901, 556))
+    assert await storage.relay_cursors([BLOG]) == {THREAD: THREAD}
+    await storage.advance_cursor(BLOG, THREAD, THREAD + 50)
+    await storage.advance_cursor(BLOG, THREAD, THREAD + 10)  # an older message seen late
+    assert await storage.relay_cursors([BLOG, "other-blog"]) == {THREAD: THREAD + 50, 901: 901}
+    await storage.save_post_thread(PostThread(BLOG, "post-7", CHANNEL, THREAD, 555))  # again
+    assert (await storage.relay_cursors([BLOG]))[THREAD] == THREAD + 50

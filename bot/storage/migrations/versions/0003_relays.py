@@ -1,4 +1,4 @@
-"""The relay outbox: Discord messages on their way to the blog, and what became of them.
+"""The relay outbox (Discord messages on their way to the blog) and the relay's read cursors.
 
 Revision ID: 0003
 Revises: 0002
@@ -62,8 +62,18 @@ def upgrade() -> None:
     op.create_index("ix_relays_blog_entry_key", "relays", ["blog", "entry_key"])
     op.create_index("ix_relays_message_id", "relays", ["message_id"])
 
+    op.create_table(
+        "relay_cursors",
+        sa.Column("thread_id", sa.BigInteger(), nullable=False),
+        sa.Column("blog", sa.Text(), nullable=False),
+        sa.Column("message_id", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("thread_id", name="pk_relay_cursors"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("relay_cursors")
     op.drop_index("ix_relays_message_id", table_name="relays")
     op.drop_index("ix_relays_blog_entry_key", table_name="relays")
     op.drop_index("ix_relays_blog_status_id", table_name="relays")
