@@ -21,7 +21,15 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from bot.announce.port import DiscordError, MessageGone
-from bot.blogs import Author, BlogComment, BlogError, CommentClient, IssoComments, PostRef
+from bot.blogs import (
+    Author,
+    BlogComment,
+    BlogError,
+    CommentClient,
+    IssoComments,
+    PostRef,
+    WordPressComments,
+)
 from bot.blogs.errors import user_reason
 from bot.config import BlogConfig, Settings
 from bot.feeds.plan import isso_thread_uri
@@ -106,6 +114,7 @@ class Relayer:
         # started (asyncio locks are fair), keeps the outbox in the order Discord sent them.
         self._arrivals = asyncio.Lock()
         self._approve_warned: set[str] = set()
+        self._accounts_checked: set[str] = set()
 
     @property
     def enabled(self) -> bool:
@@ -299,6 +308,49 @@ class Relayer:
                 continue
             found.append((thread_id, cursor))
         return found
+
+    async def check_accounts(self, blog: str) -> list[str]:
+        """Log in as each WordPress account ``blog``'s relay uses and say, once, what is wrong:
+        a refused password, or an account that cannot moderate while ``relay.guests`` needs it.
+        Returns the problems (also logged as errors); run after the first poll, which finds
+        the REST API."""
+        config = self._blogs.get(blog)
+        if config is None or config.platform != "wordpress" or blog in self._accounts_checked:
+            return []
+        self._accounts_checked.add(blog)
+        problems: list[str] = []
+        logins: list[tuple[str | None, str]] = [(None, "the blog's account")]
+        logins += [
+            (link.username, f"the linked account of Discord user {user}")
+            for user, link in config.relay.authors.items()
+            if link.app_password_env is not None
+        ]
+        for account, who in logins:
+            try:
+                client = await self._clients.client(config, account)
+                if not isinstance(client, WordPressComments):
+                    continue
+                checked = await client.check_account()
+            except BlogError as error:
+                if error.transient:
+                    self._accounts_checked.discard(blog)
+                    return []
+                problems.append(f"{who} cannot log in to the blog: {error}")
+                continue
+            if account is None and config.relay.guests != "off" and not checked.can_moderate:
+                problems.append(
+                    f"{who} ({checked.name}) cannot moderate comments, so guest replies "
+                    "follow the blog's own moderation rules"
+                    + (
+                        " and are held instead of approved"
+                        if config.relay.guests == "approved"
+                        else ""
+                    )
+                    + ": give it the Editor role"
+                )
+        for problem in problems:
+            log.error("%s: relay: %s", blog, problem)
+        return problems
 
     # -- the lanes -----------------------------------------------------------------------
 

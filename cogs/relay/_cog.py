@@ -136,6 +136,7 @@ class RelayCog(commands.Cog, name="Relay"):
     async def on_events_stored(self, blog: str) -> None:
         """A poll of ``blog`` finished: a held comment may have been approved meanwhile."""
         if self.bot.relayer.enabled:
+            await self._safely("check the blog accounts", self.bot.relayer.check_accounts(blog))
             await self._safely("check held comments", self.bot.relayer.check_held(blog))
 
     async def _safely(self, what: str, work: object) -> None:

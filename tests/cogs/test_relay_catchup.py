@@ -5,12 +5,14 @@ mirrored as a reply to the Discord message it came from."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
+from bot.config import Credentials
 from cogs.announcer._port import REPLY_PREFIX
-from tests.cogs.gatejumper import bridge_settings, eventually, running_bridge
-from tests.cogs.relay_setup import blog_comments, bridged_post, relay_blog
+from tests.cogs.gatejumper import bridge_settings, eventually, polled_once, running_bridge
+from tests.cogs.relay_setup import AUTHOR_PASSWORD_ENV, blog_comments, bridged_post, relay_blog
 from tests.discord_server import DiscordTestServer
 from tests.wp import WordPress
 
@@ -90,3 +92,44 @@ async def test_a_blog_reply_to_a_relayed_comment_points_at_the_discord_message(
         [content] = await eventually(answer_mirrored, what="the blog's answer in the thread")
     jump = f"https://discord.com/channels/{world.guild.id}/{bridged.thread.id}/{question.id}"
     assert content.splitlines()[0] == f"{REPLY_PREFIX}**Bob (via Discord)** · {jump}"
+
+
+async def test_accounts_that_cannot_do_their_job_are_named_at_start(
+    wp: WordPress,
+    discord_server: DiscordTestServer,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The blog's account is an Author (cannot approve guests); a linked password is wrong."""
+    world = discord_server.world
+    monkeypatch.setenv("AUTHOR_AS_BOT", wp.author.app_password)
+    monkeypatch.setenv(AUTHOR_PASSWORD_ENV, "wrong wrong wrong wrong")
+    blog = relay_blog(
+        wp, world.announcements.id, guests="approved", authors={world.alice.id: "admin"}
+    )
+    blog = blog.model_copy(
+        update={
+            "credentials": Credentials(username=wp.author.login, app_password_env="AUTHOR_AS_BOT")
+        }
+    )
+    settings = bridge_settings(discord_server, sqlite_url, [blog])
+    with caplog.at_level(logging.ERROR, logger="bot.relay"):
+        async with running_bridge(settings, discord_server) as bot:
+            await polled_once(bot)
+
+            async def logged() -> list[str]:
+                return [r.getMessage() for r in caplog.records if r.name == "bot.relay"]
+
+            messages = await eventually(logged, what="the account problems in the log")
+            await asyncio.sleep(0.5)
+            messages = await logged()
+    assert any(
+        "the blog's account (Rebecca Healy) cannot moderate comments" in m
+        and "held instead of approved" in m
+        for m in messages
+    ), messages
+    assert any(
+        f"the linked account of Discord user {world.alice.id} cannot log in" in m for m in messages
+    ), messages
+    assert not any("wrong wrong" in m for m in messages), "no password in the log"
