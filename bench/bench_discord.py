@@ -22,14 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import logging
-import os
-import platform
 import random
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,24 +33,22 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from _bridge import BLOG, Recorder, machine, percentile, stage, write_results  # noqa: E402
 
 from bot.bridge import Gatejumper  # noqa: E402
-from tests._db import sqlite_file_url  # noqa: E402
 from tests.cogs.gatejumper import (  # noqa: E402
     EXECUTE_WEBHOOK,
-    PASSWORD_ENV,
     blog_config,
     bridge_settings,
     eventually,
     polled_once,
     running_bridge,
 )
-from tests.discord_server import DiscordTestServer, Message, ServerConfig, pointed_at  # noqa: E402
+from tests.discord_server import DiscordTestServer, Message  # noqa: E402
 from tests.wp import WordPress  # noqa: E402
 
-BLOG = "modite"
-RESULTS = ROOT / "bench" / "results"
 IDLE_TOLERANCE = 1.05  # a gap up to 5% over the window is the client waiting for the reset
 COMMENT_LINK = re.compile(r"#comment-(\d+)>")
 
@@ -64,24 +58,6 @@ class Published:
     comment_id: int
     before: float  # wall clock before the insert started
     at: float  # wall clock right after the insert returned
-
-
-class Recorder(logging.Handler):
-    """Keeps the bot's warnings (lane backoffs, retries) to explain a missed target."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[tuple[float, str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append((record.created, record.name, record.getMessage()))
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (p99 of 20 samples is the maximum, by design)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
-    return ordered[int(rank) - 1]
 
 
 def comment_messages(server: DiscordTestServer, thread: int) -> dict[int, Message]:
@@ -309,76 +285,55 @@ async def burst_phase(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     interval = args.interval
-    log = Recorder()
-    for name in ("bot", "cogs", "discord"):
-        logging.getLogger(name).addHandler(log)
+    log = Recorder().attach()
     logging.basicConfig(level=logging.ERROR)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="gj-bench-discord-") as tmp:
-        workdir = Path(tmp) / "wordpress"
-        workdir.mkdir()
-        t0 = time.monotonic()
-        wp = await asyncio.to_thread(WordPress.provision, workdir)
-        provision_s = time.monotonic() - t0
-        try:
-            os.environ[PASSWORD_ENV] = wp.bot.app_password
-            server = DiscordTestServer(ServerConfig.realistic())
-            await server.start()
-            try:
-                with pointed_at(server):
-                    channel = server.world.announcements.id
-                    database = sqlite_file_url(Path(tmp) / "db" / "gatejumper.db")
-                    settings = bridge_settings(
-                        server, database, [blog_config(wp, channel)], interval=interval
-                    )
-                    async with running_bridge(settings, server) as bot:
-                        polls: list[float] = []
+    async with stage("gj-bench-discord-") as setup:
+        server, wp = setup.server, setup.wp
+        channel = server.world.announcements.id
+        settings = bridge_settings(
+            server, setup.database, [blog_config(wp, channel)], interval=interval
+        )
+        async with running_bridge(settings, server) as bot:
+            polls: list[float] = []
 
-                        async def polled(_blog: str) -> None:
-                            polls.append(time.time())
+            async def polled(_blog: str) -> None:
+                polls.append(time.time())
 
-                        bot.add_listener(polled, "on_events_stored")
-                        await polled_once(bot)
-                        post_id, thread, warm = await open_thread(server, wp, channel, interval)
-                        print(
-                            f"set-up: WordPress {provision_s:.1f} s, bot ready, thread {thread}",
-                            flush=True,
-                        )
-                        latency = await latency_phase(
-                            bot,
-                            server,
-                            wp,
-                            post_id,
-                            thread,
-                            samples=args.samples,
-                            interval=interval,
-                            polls=polls,
-                            rng=rng,
-                            warm_latency=warm,
-                        )
-                        print_latency(latency)
-                        burst = await burst_phase(
-                            server, wp, post_id, thread, size=args.burst, interval=interval, log=log
-                        )
-                        print_burst(burst)
-                        lane = bot.announcer.lane_status(BLOG)
-                        burst["lane_status_after"] = repr(lane)
-            finally:
-                await server.stop()
-            problems = {
-                "internal_errors": len(server.internal_errors),
-                "unknown_routes": [str(r) for r in server.unknown_routes],
-            }
-        finally:
-            await asyncio.to_thread(wp.close)
+            bot.add_listener(polled, "on_events_stored")
+            await polled_once(bot)
+            post_id, thread, warm = await open_thread(server, wp, channel, interval)
+            print(
+                f"set-up: WordPress {setup.provision_s:.1f} s, bot ready, thread {thread}",
+                flush=True,
+            )
+            latency = await latency_phase(
+                bot,
+                server,
+                wp,
+                post_id,
+                thread,
+                samples=args.samples,
+                interval=interval,
+                polls=polls,
+                rng=rng,
+                warm_latency=warm,
+            )
+            print_latency(latency)
+            burst = await burst_phase(
+                server, wp, post_id, thread, size=args.burst, interval=interval, log=log
+            )
+            print_burst(burst)
+            lane = bot.announcer.lane_status(BLOG)
+            burst["lane_status_after"] = repr(lane)
     return {
         "name": "discord-quick" if args.quick else "discord",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "run_s": round(time.monotonic() - started, 1),
         "latency": latency,
         "burst": burst,
-        "test_server": problems,
+        "test_server": setup.test_server_problems(),
     }
 
 
@@ -462,10 +417,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     results = asyncio.run(run(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{results['name']}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {out.relative_to(ROOT)} (run {results['run_s']:.0f} s)")
+    out = write_results(results)
+    print(f"\nwrote {out} (run {results['run_s']:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,9 @@ class Relayer:
         self._random = random
         self._woken = {name: asyncio.Event() for name in self._blogs}
         self._locks = {name: asyncio.Lock() for name in self._blogs}
+        self._outcomes = {name: asyncio.Event() for name in self._blogs}
+        self._showing = {name: asyncio.Lock() for name in self._blogs}
+        self._running = False
         self._noticed: dict[tuple[int, str], datetime] = {}
         # discord.py runs each event handler in its own task: one at a time, in the order they
         # started (asyncio locks are fair), keeps the outbox in the order Discord sent them.
@@ -355,27 +358,38 @@ class Relayer:
     # -- the lanes -----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work every blog's lane until ``stop`` is set (the call in flight is finished)."""
-        lanes = [
+        """Work every blog's lane until ``stop`` is set (the call in flight is finished).
+
+        Outcomes are shown in Discord by a second task per blog, so that Discord's rate limits
+        on reactions and replies (5 messages per 5 s in a channel) never slow the blog lane.
+        """
+        tasks = [
             asyncio.create_task(self._lane(name, stop), name=f"relay {name}")
             for name in self._blogs
+        ] + [
+            asyncio.create_task(self._feedback_lane(name, stop), name=f"relay feedback {name}")
+            for name in self._blogs
         ]
+        self._running = True
         try:
             await stop.wait()
-            for event in self._woken.values():
+            for event in (*self._woken.values(), *self._outcomes.values()):
                 event.set()
-            if lanes:
-                await asyncio.wait(lanes, timeout=10.0)
+            if tasks:
+                await asyncio.wait(tasks, timeout=10.0)
         finally:
-            for task in lanes:
+            self._running = False
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def drain(self, blog: str) -> int:
-        """Work ``blog``'s lane until nothing is due; returns how many rows were worked."""
+        """Work ``blog``'s lane until nothing is due, then show the outcomes; returns how many
+        rows were worked."""
         worked = 0
         while await self._step(blog) == 0:
             worked += 1
+        await self._show_outcomes(blog)
         return worked
 
     async def _lane(self, blog: str, stop: asyncio.Event) -> None:
@@ -391,10 +405,28 @@ class Relayer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), timeout=delay)
 
+    async def _feedback_lane(self, blog: str, stop: asyncio.Event) -> None:
+        """Show outcomes as they come (and, every minute, those Discord refused before)."""
+        changed = self._outcomes[blog]
+        while not stop.is_set():
+            changed.clear()
+            try:
+                await self._show_outcomes(blog)
+            except StorageError as error:
+                log.warning("%s: relay feedback paused, the database failed: %s", blog, error)
+            if not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=IDLE_SECONDS)
+
+    async def _outcomes_changed(self, blog: str) -> None:
+        if self._running:
+            self._outcomes[blog].set()
+        else:
+            await self._show_outcomes(blog)
+
     async def _step(self, blog: str) -> float:
         """Work the next due row of ``blog``: 0 when one was worked, else seconds to wait."""
         async with self._locks[blog]:
-            await self._show_outcomes(blog)
             row = await self._storage.next_relay(blog)
             if row is None:
                 return IDLE_SECONDS
@@ -402,8 +434,9 @@ class Relayer:
             if row.next_attempt_at is not None and row.next_attempt_at > now:
                 return max((row.next_attempt_at - now).total_seconds(), 0.01)
             await self._work(self._blogs[blog], row)
-            await self._show_outcomes(blog)
-            return 0
+        if self._running:
+            self._outcomes[blog].set()
+        return 0
 
     async def _work(self, blog: BlogConfig, row: Relay) -> None:
         try:
@@ -679,6 +712,10 @@ class Relayer:
     # -- outcomes in Discord ---------------------------------------------------------------
 
     async def _show_outcomes(self, blog: str) -> None:
+        async with self._showing[blog]:
+            await self._show_each(blog)
+
+    async def _show_each(self, blog: str) -> None:
         for row in await self._storage.relays_to_show(blog):
             try:
                 await self._show(row)
@@ -741,7 +778,7 @@ class Relayer:
                     )
                 elif comment.status in ("spam", "trash", "deleted"):
                     await self._fail(row, "A moderator removed this reply from the blog.", None)
-            await self._show_outcomes(blog)
+        await self._outcomes_changed(blog)
         return approved
 
 
