@@ -198,8 +198,9 @@ class Relayer:
         who = identity(blog, message)
         if isinstance(who, Refused):
             return await self._refuse(message, who)
-        recent = await self._storage.relays_since(
-            message.author_id, self._clock() - timedelta(minutes=1)
+        minute_before = snowflake_at(message.created_at - timedelta(minutes=1))
+        recent = await self._storage.relays_between(
+            message.author_id, minute_before, message.message_id
         )
         refusal = too_long(blog, message) or too_fast(blog, recent)
         if refusal is not None:
@@ -780,6 +781,14 @@ class Relayer:
                     await self._fail(row, "A moderator removed this reply from the blog.", None)
         await self._outcomes_changed(blog)
         return approved
+
+
+DISCORD_EPOCH_MS: Final = 1_420_070_400_000
+
+
+def snowflake_at(moment: datetime) -> int:
+    """The smallest Discord id of anything created at ``moment`` (ids start with a time)."""
+    return max(int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS, 0) << 22
 
 
 def _content(blog: BlogConfig, message: ChatMessage) -> str:

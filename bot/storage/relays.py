@@ -194,15 +194,18 @@ class RelayStore:
         async with self._reading("count open relays") as connection:
             return {blog: int(count) for blog, count in await connection.execute(query)}
 
-    async def relays_since(self, user_id: int, since: datetime) -> int:
-        """How many messages of ``user_id`` were accepted since ``since`` (the rate limit)."""
+    async def relays_between(self, user_id: int, first_message: int, last_message: int) -> int:
+        """How many messages of ``user_id`` with ids in ``[first_message, last_message)`` were
+        accepted. Discord ids grow with time, so this counts by when the messages were written,
+        not when the relay saw them (which matters when it catches up after being offline)."""
         query = (
             sa.select(sa.func.count())
             .select_from(relays)
             .where(
                 relays.c.user_id == user_id,
                 relays.c.op == "create",
-                relays.c.created_at >= since,
+                relays.c.message_id >= first_message,
+                relays.c.message_id < last_message,
             )
         )
         async with self._reading(f"count the relays of user {user_id}") as connection:

@@ -93,3 +93,12 @@ def test_limits() -> None:
     assert fast is not None and "2 per minute" in fast.why
     assert "24 hours" in edit_too_late(timedelta(hours=24)).why
     assert "30 minutes" in edit_too_late(timedelta(minutes=30)).why
+
+
+def test_snowflakes_start_with_their_time() -> None:
+    """Discord's documented example: 175928847299117063 was made 2016-04-30 11:18:25.796 UTC."""
+    from bot.relay._relayer import snowflake_at
+
+    made = datetime(2016, 4, 30, 11, 18, 25, 796000, tzinfo=UTC)
+    assert snowflake_at(made) >> 22 == 175928847299117063 >> 22
+    assert snowflake_at(made) <= 175928847299117063 < snowflake_at(made + timedelta(milliseconds=1))

@@ -82,13 +82,13 @@ async def test_echo_verdicts(storage: Storage) -> None:
     assert await storage.owned_comments(BLOG, ["11", "12"]) == {"11"}
 
 
-async def test_rate_window_counts_a_users_messages(storage: Storage, clock: FakeClock) -> None:
-    await storage.record_relay(request(1))
-    clock.advance(30)
-    await storage.record_relay(request(2))
-    await storage.record_relay(request(3, user_id=99))
-    assert await storage.relays_since(42, START) == 2
-    assert await storage.relays_since(42, clock.now) == 1
+async def test_rate_window_counts_a_users_messages_by_their_ids(storage: Storage) -> None:
+    for message_id in (10, 20, 30):
+        await storage.record_relay(request(message_id))
+    await storage.record_relay(request(25, user_id=99))
+    assert await storage.relays_between(42, 10, 30) == 2  # 10 and 20; 30 is the one asking
+    assert await storage.relays_between(42, 15, 31) == 2
+    assert await storage.relays_between(99, 0, 100) == 1
 
 
 async def test_threads_and_mirrored_messages_are_found_by_discord_id(storage: Storage) -> None:
