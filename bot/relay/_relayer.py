@@ -59,6 +59,7 @@ FAILED: Final = "❌"
 IDLE_SECONDS: Final = 60.0
 BACKOFF_BASE_SECONDS: Final = 1.0
 NOTICE_EVERY: Final = timedelta(hours=1)
+NOTICES_KEPT: Final = 1000
 RECONCILE_SLACK: Final = timedelta(minutes=10)
 NOT_ALLOWED_TO_SET_STATUS: Final = "rest_comment_invalid_status"
 #: WordPress lets an Author edit or trash comments only on their own posts: a linked author's
@@ -282,6 +283,8 @@ class Relayer:
                 await self._feedback.react(message.channel_id, message.message_id, FAILED)
             key = (message.author_id, refusal.why)
             now = self._clock()
+            if len(self._noticed) > NOTICES_KEPT:  # forget those older than an hour
+                self._noticed = {k: t for k, t in self._noticed.items() if now - t < NOTICE_EVERY}
             last = self._noticed.get(key)
             if last is None or now - last >= NOTICE_EVERY:
                 self._noticed[key] = now

@@ -109,9 +109,9 @@ class BridgedPost:
     async def replies(self, message: Message, count: int = 1) -> list[Message]:
         """Wait until the bot answered ``message`` (at least) ``count`` times; its replies."""
 
-        async def enough() -> list[Message] | None:
+        async def enough() -> list[Message]:
             found = self.replies_to(message)
-            return found if len(found) >= count else None
+            return found if len(found) >= count else []
 
         return await eventually(enough, what=f"{count} replies to {message.id}")
 
