@@ -567,6 +567,97 @@ async def test_human_reply_in_thread_and_reactions(
     }
 
 
+# ---- direct messages and other guilds ------------------------------------------------
+
+
+async def test_a_dm_from_a_human_reaches_the_bot_which_answers_and_reacts_there(
+    discord_server: DiscordTestServer, discord_bot: commands.Bot
+) -> None:
+    world = discord_server.world
+    seen = EventRecorder(discord_bot, "message", "raw_reaction_add")
+    dm = discord_server.inject_dm(world.bob, "hello bot")
+
+    [message] = await seen.wait_for("message")
+    assert message.guild is None and isinstance(message.channel, discord.DMChannel)
+    assert message.channel.id == dm.channel_id and message.author.id == world.bob.id
+    assert message.content == "hello bot" and dm.guild_id is None
+    assert discord_server.dm_channel(world.bob) == discord_server.channel(dm.channel_id)
+    assert not [d for d in discord_server.gateway.dispatched if d.event == "CHANNEL_CREATE"]
+
+    answer = await message.channel.send("hello human", reference=message)
+    await message.add_reaction("✅")
+    await answer.edit(content="hello again")
+    [_, ours] = await seen.wait_for("message", 2)
+    assert ours.guild is None and ours.author.id == world.bot.id
+    await seen.wait_for("raw_reaction_add")
+    stored = discord_server.messages(dm.channel_id)
+    assert [m.content for m in stored] == ["hello bot", "hello again"]
+    assert stored[1].reference_id == dm.id and stored[0].reactions == {"✅": [world.bot.id]}
+    second = discord_server.inject_dm(world.bob, "still me")
+    assert second.channel_id == dm.channel_id, "one DM channel per pair of users"
+
+    await answer.delete()
+    assert [m.content for m in discord_server.messages(dm.channel_id)] == ["hello bot", "still me"]
+    with pytest.raises(discord.HTTPException) as guild_only:
+        await discord_bot.http.delete_messages(dm.channel_id, [dm.id, second.id])
+    assert guild_only.value.code == 50003
+
+
+async def test_the_bot_opens_a_dm_itself(
+    discord_server: DiscordTestServer, discord_bot: commands.Bot
+) -> None:
+    world = discord_server.world
+    alice = await discord_bot.fetch_user(world.alice.id)
+    channel = await alice.create_dm()
+    await channel.send("a word in private")
+
+    dm = discord_server.dm_channel(world.alice)
+    assert dm is not None and dm.id == channel.id and dm.guild_id is None
+    assert [m.content for m in discord_server.messages(dm)] == ["a word in private"]
+    fetched = await discord_bot.fetch_channel(dm.id)
+    assert isinstance(fetched, discord.DMChannel) and fetched.recipient is not None
+    assert fetched.recipient.id == world.alice.id
+    assert discord_server.inject_dm(world.alice, "hi").channel_id == dm.id
+
+
+async def test_without_the_direct_messages_intent_dms_are_not_dispatched(
+    discord_server: DiscordTestServer,
+) -> None:
+    world = discord_server.world
+    intents = bot_intents()
+    intents.dm_messages = False
+    async with running(make_bot(intents=intents), discord_server) as bot:
+        seen = EventRecorder(bot, "message")
+        discord_server.inject_dm(world.bob, "not for you")
+        discord_server.inject_message(world.general, world.bob, "in the guild")
+        [message] = await seen.wait_for("message")
+        await asyncio.sleep(0.2)
+    assert message.content == "in the guild" and len(seen.first_args("message")) == 1
+    assert [
+        d.data["content"] for d in discord_server.gateway.dispatched if d.event == "MESSAGE_CREATE"
+    ] == ["in the guild"]
+
+
+async def test_another_guild_the_bot_joins_reaches_it(
+    discord_server: DiscordTestServer, discord_bot: commands.Bot
+) -> None:
+    world = discord_server.world
+    seen = EventRecorder(discord_bot, "guild_join", "message")
+    other = discord_server.add_guild("Another Guild", members=[world.bob])
+    [joined] = await seen.wait_for("guild_join")
+    assert joined.id == other.id and {c.name for c in joined.channels} == {"general"}
+    assert {g.id for g in discord_bot.guilds} == {world.guild.id, other.id}
+
+    lobby = discord_server.add_channel("lobby", guild=other)
+    await discord_server.wait_until(lambda: joined.get_channel(lobby.id), what="CHANNEL_CREATE")
+    discord_server.inject_message(lobby, world.bob, "over here")
+    [message] = await seen.wait_for("message")
+    assert message.guild is not None and message.guild.id == other.id
+    assert isinstance(message.author, discord.Member) and message.channel.id == lobby.id
+    await message.channel.send("seen")
+    assert [m.content for m in discord_server.messages(lobby)] == ["over here", "seen"]
+
+
 # ---- slash commands -----------------------------------------------------------------
 
 

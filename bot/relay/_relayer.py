@@ -165,8 +165,7 @@ class Relayer:
         if message.guild_id is None:
             if not self._blogs:
                 return Verdict("ignored", "the relay is off")
-            await self._refuse(message, DM_REFUSAL, react=False)
-            return Verdict("refused", DM_REFUSAL.why)
+            return await self._refuse(message, DM_REFUSAL)
         thread = await self._storage.thread_post(message.channel_id)
         if thread is None:
             return Verdict("ignored", "not a post thread")
@@ -470,7 +469,7 @@ class Relayer:
             return
         client = await self._clients.client(blog, row.account)
         parent = await self._parent(blog, row)
-        if row.status == "sending" or row.attempts:  # an earlier call's outcome is unknown
+        if row.status == "sending":  # an earlier call's outcome is unknown
             found = await self._existing(blog, row, post, parent)
             if found is not None:
                 await self._adopt(row, found, client, "found on the blog after a retry")
@@ -480,6 +479,8 @@ class Relayer:
             comment = await self._post(blog, client, row, post, parent)
         except BlogError as error:
             if error.code != "comment_duplicate":
+                if error.status is not None:  # the blog answered: nothing was created
+                    await self._storage.update_relay(row.id, status="queued")
                 raise
             found = await self._existing(blog, row, post, parent)
             if found is None:
@@ -663,7 +664,6 @@ class Relayer:
         )
         await self._storage.update_relay(
             row.id,
-            status="queued" if row.status == "sending" else row.status,
             attempts=attempts,
             next_attempt_at=now + timedelta(seconds=delay),
             error=str(error),

@@ -227,16 +227,13 @@ class RelayStore:
     ) -> EchoVerdict:
         """Is this blog entry one of our relays (``ours``: do not mirror it back), possibly so
         (``wait``: a relay to that post — any post when ``post_key`` is None — may have created
-        a comment whose id is not known yet: one in flight, or one retried after an unknown
-        outcome), or not (``theirs``)?"""
+        a comment whose id is not known yet: one in flight, or one whose call got no answer),
+        or not (``theirs``)?"""
         ours = sa.select(relays.c.id).where(
             relays.c.blog == blog, relays.c.entry_key == entry_key, relays.c.op == "create"
         )
         unresolved = sa.select(relays.c.id).where(
-            relays.c.blog == blog,
-            relays.c.op == "create",
-            (relays.c.status == "sending")
-            | ((relays.c.status == "queued") & (relays.c.attempts > 0)),
+            relays.c.blog == blog, relays.c.op == "create", relays.c.status == "sending"
         )
         if post_key is not None:
             unresolved = unresolved.where(relays.c.post_key == post_key)

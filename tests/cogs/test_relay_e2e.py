@@ -216,7 +216,12 @@ async def test_edits_and_deletions_follow_the_discord_message(
             return bool(now["content"] == "Second, <em>better</em> thoughts")
 
         await eventually(edited, what="the edit on the blog")
-        assert await bridged.relay_rows(message) == [("create", "published"), ("edit", "done")]
+        edit_rows = [("create", "published"), ("edit", "done")]
+
+        async def edit_recorded() -> bool:  # recorded right after the blog answered
+            return await bridged.relay_rows(message) == edit_rows
+
+        await eventually(edit_recorded, what="the edit recorded as done")
 
         discord_server.inject_delete(message)
 
@@ -226,11 +231,12 @@ async def test_edits_and_deletions_follow_the_discord_message(
         await eventually(trashed, what="the comment in the trash")
         [link] = bridged.replies_to(message)
         assert _is_link_reply(link, comment["id"])
-        assert await bridged.relay_rows(message) == [
-            ("create", "deleted"),
-            ("edit", "done"),
-            ("delete", "done"),
-        ]
+        delete_rows = [("create", "deleted"), ("edit", "done"), ("delete", "done")]
+
+        async def delete_recorded() -> bool:
+            return await bridged.relay_rows(message) == delete_rows
+
+        await eventually(delete_recorded, what="the deletion recorded as done")
 
 
 async def test_an_edit_after_the_window_keeps_the_blog_text_and_says_so(

@@ -14,6 +14,7 @@ from .model import (
     Message,
     MessageFlag,
     MessageType,
+    Role,
     User,
     Webhook,
     utcnow,
@@ -51,14 +52,13 @@ def create_message(
     state = server.state
     if channel.is_thread and channel.archived:
         update_thread(server, channel, archived=False)
-    guild = state.guild(channel.guild_id)
     can_everyone = webhook is not None or bool(
         state.permissions(author.id, channel) & Permission.MENTION_EVERYONE
     )
     pings = compute_pings(
         content,
         allowed_mentions,
-        roles=guild.roles,
+        roles=_roles(server, channel.guild_id),
         known_users=state.users,
         can_mention_everyone=can_everyone,
         replied_user_id=_replied_user(reference),
@@ -100,6 +100,24 @@ def create_message(
     return message
 
 
+def _roles(server: DiscordTestServer, guild_id: int | None) -> dict[int, Role]:
+    """The roles mentions may name: a guild's, none in a DM."""
+    return server.state.guild(guild_id).roles if guild_id is not None else {}
+
+
+def with_guild(data: dict[str, Any], guild_id: int | None) -> dict[str, Any]:
+    """Event data with ``guild_id``, which Discord leaves out for DMs."""
+    return {**data, "guild_id": str(guild_id)} if guild_id is not None else data
+
+
+def open_dm(server: DiscordTestServer, bot: User, user: User) -> Channel:
+    """The DM of the bot and ``user``, opened when needed (Discord sends bots no CHANNEL_CREATE
+    for DMs: the first MESSAGE_CREATE, without ``guild_id``, is how they learn of it)."""
+    channel, _ = server.state.open_dm(bot, user)
+    server.notify()
+    return channel
+
+
 def _replied_user(reference: Message | None) -> int | None:
     if reference is None or reference.webhook_id is not None:
         return None
@@ -122,11 +140,10 @@ def edit_message(server: DiscordTestServer, message: Message, changes: dict[str,
     if "allowed_mentions" in changes:
         message.allowed_mentions = changes["allowed_mentions"]
     if "content" in changes or "allowed_mentions" in changes:
-        guild = state.guild(message.guild_id)
         message.pings = compute_pings(
             message.content,
             message.allowed_mentions,
-            roles=guild.roles,
+            roles=_roles(server, message.guild_id),
             known_users=state.users,
             can_mention_everyone=False,
             author_id=message.author.id,
@@ -150,11 +167,9 @@ def delete_message(server: DiscordTestServer, message: Message) -> None:
         return
     server.gateway.dispatch(
         "MESSAGE_DELETE",
-        {
-            "id": str(message.id),
-            "channel_id": str(message.channel_id),
-            "guild_id": str(message.guild_id),
-        },
+        with_guild(
+            {"id": str(message.id), "channel_id": str(message.channel_id)}, message.guild_id
+        ),
         guild_id=message.guild_id,
     )
     server.notify()
@@ -223,20 +238,21 @@ def add_reaction(server: DiscordTestServer, message: Message, user: User, emoji:
     if user.id in users:
         return False
     users.append(user.id)
-    guild = server.state.guild(message.guild_id)
     data: dict[str, Any] = {
         "user_id": str(user.id),
         "channel_id": str(message.channel_id),
         "message_id": str(message.id),
-        "guild_id": str(message.guild_id),
         "emoji": payloads.emoji_object(emoji),
         "burst": False,
         "burst_colors": [],
         "type": 0,
         "message_author_id": str(message.webhook_id or message.author.id),
     }
-    if user.id in guild.members:
-        data["member"] = payloads.member(guild.members[user.id])
+    data = with_guild(data, message.guild_id)
+    if message.guild_id is not None:
+        guild = server.state.guild(message.guild_id)
+        if user.id in guild.members:
+            data["member"] = payloads.member(guild.members[user.id])
     server.gateway.dispatch("MESSAGE_REACTION_ADD", data, guild_id=message.guild_id)
     server.notify()
     return True
@@ -251,15 +267,17 @@ def remove_reaction(server: DiscordTestServer, message: Message, user_id: int, e
         del message.reactions[emoji]
     server.gateway.dispatch(
         "MESSAGE_REACTION_REMOVE",
-        {
-            "user_id": str(user_id),
-            "channel_id": str(message.channel_id),
-            "message_id": str(message.id),
-            "guild_id": str(message.guild_id),
-            "emoji": payloads.emoji_object(emoji),
-            "burst": False,
-            "type": 0,
-        },
+        with_guild(
+            {
+                "user_id": str(user_id),
+                "channel_id": str(message.channel_id),
+                "message_id": str(message.id),
+                "emoji": payloads.emoji_object(emoji),
+                "burst": False,
+                "type": 0,
+            },
+            message.guild_id,
+        ),
         guild_id=message.guild_id,
     )
     server.notify()

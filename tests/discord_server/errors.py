@@ -62,6 +62,11 @@ def archived_thread() -> DiscordAPIError:
     return DiscordAPIError(400, 50083, "Thread is archived")
 
 
+def dm_channel() -> DiscordAPIError:
+    """Guild-only actions (webhooks, threads, bulk deletes...) attempted in a DM."""
+    return DiscordAPIError(400, 50003, "Cannot execute action on a DM channel")
+
+
 def wrong_channel_type() -> DiscordAPIError:
     return DiscordAPIError(400, 50024, "Cannot execute action on this channel type")
 

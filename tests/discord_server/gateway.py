@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from . import payloads
 
 if TYPE_CHECKING:
+    from .model import Guild
     from .server import DiscordTestServer
 
 log = logging.getLogger("tests.discord_server.gateway")
@@ -94,6 +95,18 @@ EVENT_INTENTS: dict[str, Intent] = {
     "MESSAGE_REACTION_REMOVE": Intent.GUILD_MESSAGE_REACTIONS,
     "MESSAGE_REACTION_REMOVE_ALL": Intent.GUILD_MESSAGE_REACTIONS,
     "TYPING_START": Intent.GUILD_MESSAGE_TYPING,
+}
+
+#: The same events in a DM (dispatched without a guild) need the direct-message intents.
+DM_EVENT_INTENTS: dict[str, Intent] = {
+    "MESSAGE_CREATE": Intent.DIRECT_MESSAGES,
+    "MESSAGE_UPDATE": Intent.DIRECT_MESSAGES,
+    "MESSAGE_DELETE": Intent.DIRECT_MESSAGES,
+    "CHANNEL_PINS_UPDATE": Intent.DIRECT_MESSAGES,
+    "MESSAGE_REACTION_ADD": Intent.DIRECT_MESSAGE_REACTIONS,
+    "MESSAGE_REACTION_REMOVE": Intent.DIRECT_MESSAGE_REACTIONS,
+    "MESSAGE_REACTION_REMOVE_ALL": Intent.DIRECT_MESSAGE_REACTIONS,
+    "TYPING_START": Intent.DIRECT_MESSAGE_TYPING,
 }
 
 CONTENT_FIELDS = ("content", "embeds", "attachments", "components", "poll")
@@ -192,10 +205,14 @@ class Session:
     resumable: bool = True
 
     def wants(self, event: str, guild_id: int | None) -> bool:
-        intent = EVENT_INTENTS.get(event)
+        """Subscribed by intent, and this shard's guild; DM events go to shard 0 only."""
+        in_dm = guild_id is None and event in DM_EVENT_INTENTS
+        intent = DM_EVENT_INTENTS[event] if in_dm else EVENT_INTENTS.get(event)
         if intent is not None and not self.intents & intent:
             return False
         shard_id, shard_count = self.shard
+        if in_dm:
+            return shard_id == 0
         return guild_id is None or (guild_id >> 22) % shard_count == shard_id
 
 
@@ -486,7 +503,11 @@ class Gateway:
 
     def _send_ready(self, session: Session) -> None:
         state = self.server.state
-        guilds = [g for g in state.guilds.values() if session.wants("GUILD_CREATE", g.id)]
+        guilds = [
+            g
+            for g in state.guilds.values()
+            if session.user_id in g.members and session.wants("GUILD_CREATE", g.id)
+        ]
         self._dispatch_to(
             session,
             "READY",
@@ -507,11 +528,24 @@ class Gateway:
                 "geo_ordered_rtc_regions": [],
             },
         )
-        bot_only = {session.user_id}
         for guild in guilds:
-            members = None if session.intents & Intent.GUILD_MEMBERS else bot_only
-            data = payloads.guild(state, guild, gateway=True, member_ids=members)
-            self._dispatch_to(session, "GUILD_CREATE", data)
+            self._guild_create(session, guild)
+
+    def guild_joined(self, guild: Guild) -> None:
+        """GUILD_CREATE to every live session, as when the bot is added to a guild."""
+        for session in self.sessions.values():
+            joined = session.user_id in guild.members
+            if joined and session.resumable and session.wants("GUILD_CREATE", guild.id):
+                self._guild_create(session, guild, joined=True)
+
+    def _guild_create(self, session: Session, guild: Guild, *, joined: bool = False) -> None:
+        """The full guild; without GUILD_MEMBERS its member list holds the bot alone. A guild
+        just joined has no ``unavailable`` field (discord.py's cue for on_guild_join)."""
+        members = None if session.intents & Intent.GUILD_MEMBERS else {session.user_id}
+        data = payloads.guild(self.server.state, guild, gateway=True, member_ids=members)
+        if joined:
+            del data["unavailable"]
+        self._dispatch_to(session, "GUILD_CREATE", data)
 
     def _resume(self, conn: Connection, data: Any) -> bool:
         data = data if isinstance(data, dict) else {}

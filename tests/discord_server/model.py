@@ -12,6 +12,7 @@ from .permissions import Overwrite
 
 class ChannelType(IntEnum):
     GUILD_TEXT = 0
+    DM = 1
     GUILD_CATEGORY = 4
     GUILD_ANNOUNCEMENT = 5
     ANNOUNCEMENT_THREAD = 10
@@ -88,10 +89,11 @@ class Member:
 
 @dataclass
 class Channel:
-    """A guild channel or thread; thread-only fields are ignored for other types."""
+    """A guild channel, a thread, or a DM (``guild_id`` None, ``recipient_ids`` its two users);
+    thread-only fields are ignored for other types."""
 
     id: int
-    guild_id: int
+    guild_id: int | None
     type: ChannelType
     name: str
     position: int = 0
@@ -111,10 +113,16 @@ class Channel:
     total_message_sent: int = 0
     member_ids: set[int] = field(default_factory=set)
     applied_tags: list[int] = field(default_factory=list)
+    # DMs
+    recipient_ids: list[int] = field(default_factory=list)
 
     @property
     def is_thread(self) -> bool:
         return self.type.is_thread
+
+    @property
+    def is_dm(self) -> bool:
+        return self.type == ChannelType.DM
 
     @property
     def mention(self) -> str:
@@ -152,7 +160,7 @@ class Message:
 
     id: int
     channel_id: int
-    guild_id: int
+    guild_id: int | None  # None in a DM
     author: User
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)

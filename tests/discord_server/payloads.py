@@ -141,6 +141,18 @@ def channel(c: Channel, *, include_guild_id: bool = True) -> Json:
     return data
 
 
+def dm_channel(state: DiscordState, c: Channel, *, viewer: int | None = None) -> Json:
+    """A DM channel object: ``recipients`` are the users other than ``viewer`` (the bot)."""
+    others = [state.users[u] for u in c.recipient_ids if u != viewer and u in state.users]
+    return {
+        "id": str(c.id),
+        "type": int(c.type),
+        "flags": 0,
+        "last_message_id": str(c.last_message_id) if c.last_message_id else None,
+        "recipients": [user(u) for u in others],
+    }
+
+
 def _thread_fields(c: Channel) -> Json:
     metadata: Json = {
         "archived": c.archived,
@@ -179,7 +191,7 @@ def webhook_author(m: Message, hook: Webhook | None) -> Json:
 def message(state: DiscordState, m: Message, *, gateway: bool = False, depth: int = 0) -> Json:
     """A message object; gateway events add guild_id and member, replies embed their target."""
     author = webhook_author(m, state.webhooks.get(m.webhook_id)) if m.webhook_id else user(m.author)
-    guild = state.guilds.get(m.guild_id)
+    guild = state.guilds.get(m.guild_id) if m.guild_id is not None else None
     data: Json = {
         "id": str(m.id),
         "channel_id": str(m.channel_id),
@@ -229,15 +241,17 @@ def message(state: DiscordState, m: Message, *, gateway: bool = False, depth: in
             "type": 0,
             "message_id": str(m.reference_id),
             "channel_id": str(m.reference_channel_id or m.channel_id),
-            "guild_id": str(m.guild_id),
         }
+        if m.guild_id is not None:
+            data["message_reference"]["guild_id"] = str(m.guild_id)
         if m.type == MessageType.REPLY and depth == 0:
             ref = state.messages.get(m.reference_id)
             data["referenced_message"] = (
                 message(state, ref, depth=1) if ref is not None and not ref.deleted else None
             )
     if gateway:
-        data["guild_id"] = str(m.guild_id)
+        if m.guild_id is not None:  # a DM's events have none
+            data["guild_id"] = str(m.guild_id)
         if m.nonce is not None:
             data["nonce"] = m.nonce
         if not m.webhook_id and guild is not None and m.author.id in guild.members:

@@ -81,6 +81,18 @@ BOT_DEFAULT = (
 
 MODERATOR_DEFAULT = EVERYONE_DEFAULT | Permission.MANAGE_MESSAGES | Permission.MANAGE_THREADS
 
+#: What each recipient of a DM may do there (Discord's implicit DM permissions): no threads,
+#: no managing others' messages, no @everyone.
+DM_DEFAULT = (
+    Permission.VIEW_CHANNEL
+    | Permission.SEND_MESSAGES
+    | Permission.READ_MESSAGE_HISTORY
+    | Permission.ADD_REACTIONS
+    | Permission.EMBED_LINKS
+    | Permission.ATTACH_FILES
+    | Permission.USE_EXTERNAL_EMOJIS
+)
+
 ALL = Permission((1 << 50) - 1)
 
 

@@ -23,6 +23,7 @@ from .model import (
     Attachment,
     Channel,
     ChannelType,
+    Guild,
     Interaction,
     Member,
     Message,
@@ -30,7 +31,7 @@ from .model import (
     User,
     Webhook,
 )
-from .permissions import Permission
+from .permissions import BOT_DEFAULT, Permission
 from .ratelimits import RateLimitConfig, RateLimiter
 from .routes import all_routes
 from .routes.base import Call, RouteSpec, json_response
@@ -430,15 +431,33 @@ class DiscordTestServer:
         *,
         parent: Channel | None = None,
         tags: Iterable[str] = (),
+        guild: Guild | None = None,
     ) -> Channel:
-        """A new channel in the default guild (CHANNEL_CREATE is sent to connected clients)."""
+        """A new channel in the default guild, or in ``guild`` (CHANNEL_CREATE is sent to
+        connected clients)."""
         channel = self.state.add_channel(
-            self.world.guild, name, type, parent=parent, available_tags=tags
+            guild or self.world.guild, name, type, parent=parent, available_tags=tags
         )
         self.gateway.dispatch(
             "CHANNEL_CREATE", payloads.channel(channel), guild_id=channel.guild_id
         )
         return channel
+
+    def add_guild(
+        self, name: str, *, owner: User | None = None, members: Iterable[User] = ()
+    ) -> Guild:
+        """Another guild the bot is a member of (with its managed role and a #general), as when
+        it is invited there: connected clients get GUILD_CREATE. ``owner`` defaults to alice."""
+        state, bot = self.state, self.world.bot
+        guild = state.add_guild(name, owner=owner or self.world.alice)
+        role = state.add_role(guild, bot.username, BOT_DEFAULT, bot_id=bot.id)
+        state.add_member(guild, bot, [role])
+        for user in members:
+            state.add_member(guild, user)
+        state.add_channel(guild, "general")
+        self.gateway.guild_joined(guild)
+        self.notify()
+        return guild
 
     def add_member(self, username: str, *, roles: Iterable[Role] = ()) -> Member:
         user = self.state.add_user(username)
@@ -532,6 +551,23 @@ class DiscordTestServer:
             allowed_mentions=allowed,
         )
 
+    def inject_dm(
+        self,
+        author: User | int,
+        content: str = "",
+        *,
+        reply_to: Message | int | None = None,
+    ) -> Message:
+        """A human writes to the bot directly: their DM with it is opened when needed, then
+        MESSAGE_CREATE without ``guild_id`` (only sessions with DIRECT_MESSAGES get it)."""
+        user = self.state.user(_id(author))
+        channel = actions.open_dm(self, self.world.bot, user)
+        return self.inject_message(channel, user, content, reply_to=reply_to)
+
+    def dm_channel(self, user: User | int) -> Channel | None:
+        """The bot's DM with ``user``, if one was opened (by ``inject_dm`` or the bot)."""
+        return self.state.dm_between(self.world.bot, self.state.user(_id(user)))
+
     def inject_edit(self, message: Message | int, content: str) -> Message:
         """A human edits their message (MESSAGE_UPDATE)."""
         return actions.edit_message(self, self.message(_id(message)), {"content": content})
@@ -575,6 +611,8 @@ class DiscordTestServer:
     ) -> Interaction:
         """A human runs `/name` (INTERACTION_CREATE); the bot's callbacks land on the result."""
         ch = self.channel(channel)
+        if ch.guild_id is None:
+            raise ValueError("the test server has slash commands in guild channels only")
         command = next(
             (
                 c

@@ -20,7 +20,7 @@ from .model import (
     User,
     Webhook,
 )
-from .permissions import EVERYONE_DEFAULT, Overwrite, Permission, compute_permissions
+from .permissions import DM_DEFAULT, EVERYONE_DEFAULT, Overwrite, Permission, compute_permissions
 from .snowflake import SnowflakeFactory
 
 NONCE_WINDOW_SECONDS = 300.0
@@ -156,6 +156,31 @@ class DiscordState:
         self.channel_log[thread.id] = []
         return thread
 
+    def dm_between(self, first: User, second: User) -> Channel | None:
+        """The DM channel of these two users, if one was opened."""
+        wanted = {first.id, second.id}
+        return next(
+            (c for c in self.channels.values() if c.is_dm and set(c.recipient_ids) == wanted),
+            None,
+        )
+
+    def open_dm(self, first: User, second: User) -> tuple[Channel, bool]:
+        """The DM channel of two users, created when needed (as Discord does, one per pair);
+        returns it and whether it is new."""
+        found = self.dm_between(first, second)
+        if found is not None:
+            return found, False
+        channel = Channel(
+            id=self.ids.next(),
+            guild_id=None,
+            type=ChannelType.DM,
+            name="",
+            recipient_ids=[first.id, second.id],
+        )
+        self.channels[channel.id] = channel
+        self.channel_log[channel.id] = []
+        return channel, True
+
     def store_message(self, message: Message) -> Message:
         """Append a message to its channel and bump the counters Discord keeps."""
         self.messages[message.id] = message
@@ -177,6 +202,8 @@ class DiscordState:
     def add_webhook(
         self, channel: Channel, name: str, creator: User, avatar: str | None = None
     ) -> Webhook:
+        if channel.guild_id is None:
+            raise errors.dm_channel()
         webhook = Webhook(
             id=self.ids.next(),
             token=new_token(),
@@ -246,6 +273,8 @@ class DiscordState:
         return channel
 
     def permissions(self, user_id: int, channel: Channel) -> Permission:
+        if channel.guild_id is None:
+            return DM_DEFAULT if user_id in channel.recipient_ids else Permission(0)
         guild = self.guild(channel.guild_id)
         member = guild.members.get(user_id)
         if member is None:

@@ -21,6 +21,8 @@ THREAD_PARENT_TYPES = (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT)
 async def get_channel(call: Call) -> Reply:
     channel = call.state.channel(call.id("channel_id"))
     call.require(channel, Permission(0))
+    if channel.is_dm:
+        return Reply(payloads.dm_channel(call.state, channel, viewer=call.bot.id))
     return Reply(payloads.channel(channel))
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import actions, payloads
-from ..errors import DiscordAPIError, archived_thread, invalid_form, unknown
+from ..errors import DiscordAPIError, archived_thread, dm_channel, invalid_form, unknown
 from ..model import Channel, ChannelType, Message
 from ..permissions import Permission
 from ..validation import check_message
@@ -17,6 +17,7 @@ routes = RouteTable()
 MAX_REACTION_EMOJI = 20
 TEXT_TYPES = (
     ChannelType.GUILD_TEXT,
+    ChannelType.DM,
     ChannelType.GUILD_ANNOUNCEMENT,
     ChannelType.PUBLIC_THREAD,
     ChannelType.PRIVATE_THREAD,
@@ -178,6 +179,8 @@ async def delete_message(call: Call) -> Reply:
 @routes.route("POST", "/channels/{channel_id}/messages/bulk-delete")
 async def bulk_delete(call: Call) -> Reply:
     channel = call.state.channel(call.id("channel_id"))
+    if channel.guild_id is None:
+        raise dm_channel()
     call.require(channel, Permission.MANAGE_MESSAGES)
     ids = call.json_object().get("messages")
     if not isinstance(ids, list) or not 2 <= len(ids) <= 100:
@@ -215,8 +218,13 @@ def emoji_key(call: Call, raw: str) -> str:
     if ":" not in emoji:
         return emoji
     name, _, emoji_id = emoji.partition(":")
-    guild = call.state.guild(call.state.channel(call.id("channel_id")).guild_id)
-    if not any(e.get("id") == emoji_id for e in guild.emojis):
+    guild_id = call.state.channel(call.id("channel_id")).guild_id
+    guilds = (
+        [call.state.guild(guild_id)]
+        if guild_id is not None
+        else [g for g in call.state.guilds.values() if call.bot.id in g.members]
+    )  # in a DM, the emoji of any guild the bot is in
+    if not any(e.get("id") == emoji_id for g in guilds for e in g.emojis):
         raise unknown("Emoji")
     return f"{name}:{emoji_id}"
 
@@ -269,6 +277,8 @@ async def reaction_users(call: Call) -> Reply:
 @routes.route("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions")
 async def clear_reactions(call: Call) -> Reply:
     channel, message = reaction_target_no_emoji(call)
+    if channel.guild_id is None:
+        raise dm_channel()
     call.require(channel, Permission.MANAGE_MESSAGES)
     message.reactions.clear()
     call.server.gateway.dispatch(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import payloads
+from .. import actions, payloads
 from ..errors import DiscordAPIError, FormErrors, unknown
 from ..model import AppCommand
 from ..validation import check_string
-from .base import Call, Reply, RouteTable
+from .base import Call, Reply, RouteTable, parse_snowflake
 
 routes = RouteTable()
 
@@ -59,6 +59,17 @@ async def current_user_guilds(call: Call) -> Reply:
             for g in guilds
         ]
     )
+
+
+@routes.route("POST", "/users/@me/channels")
+async def open_dm(call: Call) -> Reply:
+    """Open (or find) the bot's DM with ``recipient_id``: ``User.create_dm`` in discord.py."""
+    raw = call.json_object().get("recipient_id")
+    recipient = call.state.users.get(parse_snowflake(raw, ("recipient_id",)))
+    if recipient is None or recipient.id == call.bot.id:
+        raise DiscordAPIError(400, 50033, "Invalid Recipient(s)")
+    channel = actions.open_dm(call.server, call.bot, recipient)
+    return Reply(payloads.dm_channel(call.state, channel, viewer=call.bot.id))
 
 
 @routes.route("GET", "/users/{user_id}")

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from .. import actions, payloads
-from ..errors import DiscordAPIError, FormErrors, archived_thread, unknown, wrong_channel_type
+from ..errors import (
+    DiscordAPIError,
+    FormErrors,
+    archived_thread,
+    dm_channel,
+    unknown,
+    wrong_channel_type,
+)
 from ..model import Channel, ChannelType, Message, User, Webhook
 from ..permissions import Permission
 from ..validation import check_message, check_thread_name, check_url, check_webhook_name
@@ -40,6 +47,8 @@ def is_interaction_hook(call: Call) -> bool:
 @routes.route("POST", "/channels/{channel_id}/webhooks")
 async def create_webhook(call: Call) -> Reply:
     channel = call.state.channel(call.id("channel_id"))
+    if channel.guild_id is None:
+        raise dm_channel()
     if channel.is_thread or channel.type == ChannelType.GUILD_CATEGORY:
         raise wrong_channel_type()
     call.require(channel, Permission.MANAGE_WEBHOOKS)
@@ -51,7 +60,7 @@ async def create_webhook(call: Call) -> Reply:
         raise DiscordAPIError(400, 30007, "Maximum number of webhooks reached (15)")
     avatar = "a" * 32 if body.get("avatar") else None
     webhook = call.state.add_webhook(channel, body["name"], call.bot, avatar=avatar)
-    actions.webhooks_changed(call.server, channel.id, channel.guild_id)
+    actions.webhooks_changed(call.server, channel.id, webhook.guild_id)
     return Reply(payloads.webhook(call.state, webhook))
 
 
