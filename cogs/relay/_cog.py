@@ -33,6 +33,10 @@ class RelayCog(commands.Cog, name="Relay"):
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
+        # Set once the catch-up of the current gateway session has read the threads' history:
+        # a live message accepted before it would move its thread's cursor past the messages
+        # written while the bot was offline (never relayed then) and go to the blog first.
+        self._caught_up = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
 
     async def cog_load(self) -> None:
@@ -80,7 +84,15 @@ class RelayCog(commands.Cog, name="Relay"):
         post thread, so that turning it on later relays nothing written before."""
         if message.author.id == getattr(self.bot.user, "id", None):
             return
+        if self.bot.relayer.enabled:
+            await self._caught_up.wait()
         await self._safely("relay a message", self.bot.relayer.accept(chat_message(message)))
+
+    @commands.Cog.listener()
+    async def on_connect(self) -> None:
+        """A new gateway session (READY; not a resume): live messages wait for its catch-up."""
+        if self.bot.relayer.enabled:
+            self._caught_up.clear()
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -89,6 +101,12 @@ class RelayCog(commands.Cog, name="Relay"):
             self._catching_up = asyncio.create_task(self._catch_up(), name="relay catch-up")
 
     async def _catch_up(self) -> None:
+        try:
+            await self._read_missed()
+        finally:
+            self._caught_up.set()
+
+    async def _read_missed(self) -> None:
         relayer = self.bot.relayer
         try:
             todo = await relayer.catch_up_from(self._newest_message)

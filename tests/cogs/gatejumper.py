@@ -1,8 +1,9 @@
 """Running the real ``Gatejumper`` against the Discord test server and a real WordPress.
 
-Shared by the end-to-end and fault tests of ``cogs.announcer``: settings for a
-blog on a test WordPress, a bot started and stopped like production does it,
-and readers for what reached "Discord".
+Shared by the end-to-end and fault tests of ``cogs.announcer`` and ``cogs.relay``: settings
+for a blog on a test WordPress, a bot started and stopped like production does it (in this
+process, or as a ``gatejumper run`` subprocess that can be SIGKILLed), and readers for what
+reached "Discord".
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import asyncio
 import contextlib
 import json
 import re
+import signal
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -40,6 +44,7 @@ PASSWORD_ENV = "MODITE_APP_PASSWORD"
 EXECUTE_WEBHOOK = "POST /webhooks/{webhook_id}/{webhook_token}"
 CREATE_MESSAGE = "POST /channels/{channel_id}/messages"
 PART_LINE = re.compile(r"\n?\((\d+)/(\d+)\)$")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def blog_config(
@@ -164,3 +169,90 @@ def text_without_parts(contents: Sequence[str]) -> str:
 def plain(text: str) -> str:
     """Markdown escapes removed and whitespace collapsed, to compare with the seed's text."""
     return " ".join(re.sub(r"\\(.)", r"\1", text).split())
+
+
+class BotProcess:
+    """``gatejumper run`` in a subprocess, so that a kill is a real SIGKILL (locks, sockets,
+    half-written transactions and all)."""
+
+    def __init__(self, config: Path, env: dict[str, str], log_file: Path) -> None:
+        self.config = config
+        self.env = env
+        self.log_file = log_file
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, server: DiscordTestServer) -> None:
+        identified = len([r for r in server.gateway.log if r.kind == "identify"])
+        with self.log_file.open("ab") as log_output:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--config",
+                str(self.config),
+                cwd=REPO,
+                env=self.env,
+                stdout=log_output,
+                stderr=log_output,
+            )
+        await server.wait_for_gateway("identify", count=identified + 1, timeout=30)
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> int | None:
+        """SIGTERM, as an operator stops it; returns the exit code."""
+        if self.process is None or self.process.returncode is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout=30)
+        except TimeoutError:
+            await self.kill()
+            return None
+
+    def log_tail(self) -> str:
+        return self.log_file.read_text(errors="replace")[-3000:]
+
+    async def wait_for_log(self, text: str, *, count: int = 1) -> None:
+        async def seen() -> bool:
+            return self.log_file.read_text(errors="replace").count(text) >= count
+
+        await eventually(seen, what=f"{text!r} in the bot's log")
+
+
+def process_config(
+    path: Path,
+    server: DiscordTestServer,
+    wp: WordPress,
+    database: str,
+    *,
+    relay: Mapping[str, str | int | bool] | None = None,
+) -> Path:
+    """A ``config.yaml`` for ``gatejumper run``: one blog, ``modite``, polled every second;
+    ``relay`` (e.g. ``{"enabled": True, "retry_max": "1s"}``) becomes its ``relay`` section."""
+    relay_line = ""
+    if relay:
+        fields = ", ".join(f"{key}: {json.dumps(value)}" for key, value in relay.items())
+        relay_line = f"    relay: {{ {fields} }}\n"
+    path.write_text(
+        f"""
+database: {database}
+discord:
+  api_base: {server.api_base}
+polling:
+  interval: 1s
+  jitter: 0
+blogs:
+  - name: modite
+    platform: wordpress
+    url: {wp.url}
+    credentials: {{ username: {wp.bot.login}, app_password_env: {PASSWORD_ENV} }}
+    announce: {{ channel: {server.world.announcements.id} }}
+{relay_line}""",
+        encoding="utf-8",
+    )
+    return path

@@ -12,8 +12,6 @@ import contextlib
 import logging
 import os
 import random
-import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,10 +25,12 @@ from tests.cogs.gatejumper import (
     CREATE_MESSAGE,
     EXECUTE_WEBHOOK,
     PASSWORD_ENV,
+    BotProcess,
     blog_config,
     bridge_settings,
     eventually,
     polled_once,
+    process_config,
     running_bridge,
 )
 from tests.discord_server import DiscordTestServer, Message, Permission
@@ -40,7 +40,6 @@ from tests.wp import WordPress
 pytestmark = pytest.mark.wordpress
 
 BURST = 200
-REPO = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
 
@@ -183,80 +182,6 @@ async def kill(bot: Gatejumper) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await bot.close()
-
-
-class BotProcess:
-    """``gatejumper run`` in a subprocess, so that a kill is a real SIGKILL (locks, sockets,
-    half-written transactions and all)."""
-
-    def __init__(self, config: Path, env: dict[str, str], log_file: Path) -> None:
-        self.config = config
-        self.env = env
-        self.log_file = log_file
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self, server: DiscordTestServer) -> None:
-        identified = len([r for r in server.gateway.log if r.kind == "identify"])
-        with self.log_file.open("ab") as log_output:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                "--config",
-                str(self.config),
-                cwd=REPO,
-                env=self.env,
-                stdout=log_output,
-                stderr=log_output,
-            )
-        await server.wait_for_gateway("identify", count=identified + 1, timeout=30)
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        await self.process.wait()
-
-    async def stop(self) -> int | None:
-        """SIGTERM, as an operator stops it; returns the exit code."""
-        if self.process is None or self.process.returncode is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), timeout=30)
-        except TimeoutError:
-            await self.kill()
-            return None
-
-    def log_tail(self) -> str:
-        return self.log_file.read_text(errors="replace")[-3000:]
-
-    async def wait_for_log(self, text: str, *, count: int = 1) -> None:
-        async def seen() -> bool:
-            return self.log_file.read_text(errors="replace").count(text) >= count
-
-        await eventually(seen, what=f"{text!r} in the bot's log")
-
-
-def process_config(path: Path, server: DiscordTestServer, wp: WordPress, database: str) -> Path:
-    path.write_text(
-        f"""
-database: {database}
-discord:
-  api_base: {server.api_base}
-polling:
-  interval: 1s
-  jitter: 0
-blogs:
-  - name: modite
-    platform: wordpress
-    url: {wp.url}
-    credentials: {{ username: {wp.bot.login}, app_password_env: {PASSWORD_ENV} }}
-    announce: {{ channel: {server.world.announcements.id} }}
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 async def test_killed_at_random_points_during_a_burst_and_restarted_loses_and_duplicates_nothing(
