@@ -622,7 +622,7 @@ async def cycles(bench: Bench) -> None:
         server.control("/_control/validators?on=0")
         await bench.unchanged("unchanged_same_body", poller, "unchanged", "plain_200")
         server.control("/_control/validators?on=1")
-        workers = set(getattr(pool._executor, "_processes", None) or ())
+        workers = set(pool.worker_pids())
         result["rss"] = bench.memory.report({server.process.pid}, workers)
 
 
