@@ -151,7 +151,7 @@ class ParserPool:
         finally:
             if healthy and not self._closed:
                 self._idle.append(worker)
-            else:  # timed out, died, cancelled: its state is unknown, so it goes
+            elif worker in self._workers:  # timed out, died, cancelled: its state is unknown
                 self._workers.discard(worker)
                 worker.process.kill()  # now: the thread waiting on it must not wait any longer
                 await loop.run_in_executor(threads, worker.stop)

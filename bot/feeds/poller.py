@@ -31,6 +31,7 @@ from bot.feeds.plan import (
     posts_key,
 )
 from bot.feeds.update import FeedOutcome, Outcome, Updater
+from bot.storage import StorageError
 from bot.storage.records import FeedState
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,10 @@ class Poller:
         finally:
             for name in held:  # the blogs whose poll never started
                 self._locks[name].release()
-        await self.updater.storage.flush_schedules()  # the cycle's 304s, in one statement
+        try:
+            await self.updater.storage.flush_schedules()  # the cycle's 304s, in one statement
+        except StorageError as error:  # kept in memory and tried again later: not this cycle's
+            log.warning("%s; will try again", error)
         return [outcome for outcomes in results for outcome in outcomes]
 
     async def poll_blog(self, blog: BlogConfig, *, force: bool = False) -> list[FeedOutcome]:

@@ -93,6 +93,8 @@ class Storage(MirrorStore):
             if self._flushing:
                 await asyncio.gather(*self._flushing, return_exceptions=True)
             await self.flush_schedules()
+        except StorageError as error:  # only earlier polls after the restart: not worth failing
+            log.warning("%s; those feeds will be polled early after a restart", error)
         finally:
             await self._engine.dispose()
 
