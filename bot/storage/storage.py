@@ -66,6 +66,7 @@ class Storage(MirrorStore):
         self._write_lock = asyncio.Lock() if self._dialect == "sqlite" else None
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], sa.Insert] = {}
         self._schedules: dict[str, Schedule] = {}
+        self._writing_schedules: list[dict[str, Schedule]] = []  # taken by running flushes
         self._schedule_timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
 
@@ -147,12 +148,12 @@ class Storage(MirrorStore):
 
     async def save_feed(self, state: FeedState) -> None:
         """Insert or replace the state of one feed."""
-        self._schedules.pop(state.key, None)
+        self._supersede(state.key)
         async with self._writing(f"save feed {state.key!r}") as connection:
             await connection.execute(self._upsert(feeds, ("key",)), [rows.feed_row(state)])
 
     async def delete_feed(self, key: str) -> None:
-        self._schedules.pop(key, None)
+        self._supersede(key)
         async with self._writing(f"delete feed {key!r}") as connection:
             await connection.execute(sa.delete(feeds).where(feeds.c.key == key))
 
@@ -187,6 +188,7 @@ class Storage(MirrorStore):
         if not self._schedules:
             return
         pending, self._schedules = self._schedules, {}
+        self._writing_schedules.append(pending)  # still seen by reads; superseded by writes
         params = [
             {"k": key, "n": next_poll, "p": polled, "s": success}
             for key, (next_poll, polled, success) in pending.items()
@@ -198,6 +200,8 @@ class Storage(MirrorStore):
             for key, schedule in pending.items():  # kept for the next try, unless superseded
                 self._schedules.setdefault(key, schedule)
             raise
+        finally:
+            self._writing_schedules.remove(pending)
 
     def _flush_later(self) -> None:
         self._schedule_timer = None
@@ -214,9 +218,17 @@ class Storage(MirrorStore):
                 loop = asyncio.get_running_loop()
                 self._schedule_timer = loop.call_later(SCHEDULE_FLUSH_DELAY, self._flush_later)
 
+    def _supersede(self, key: str) -> None:
+        """A full write of the feed is coming: its deferred schedule is out of date."""
+        self._schedules.pop(key, None)
+        for pending in self._writing_schedules:
+            pending.pop(key, None)
+
     def _scheduled(self, state: FeedState) -> FeedState:
         """``state`` as read, with its deferred schedule if there is one."""
         schedule = self._schedules.get(state.key)
+        for pending in reversed(self._writing_schedules):  # newest first
+            schedule = schedule or pending.get(state.key)
         if schedule is None:
             return state
         next_poll, polled, success = schedule
@@ -303,7 +315,7 @@ class Storage(MirrorStore):
         now = self._clock()
         writes = [rows.item_row(write, now) for write in rows.latest_writes(result.writes)]
         new_events = [rows.event_row(event, now) for event in result.events]
-        self._schedules.pop(result.feed.key, None)
+        self._supersede(result.feed.key)
         async with self._writing(f"apply update of feed {result.feed.key!r}") as connection:
             await connection.execute(self._upsert(feeds, ("key",)), [rows.feed_row(result.feed)])
             if writes:
@@ -328,7 +340,7 @@ class Storage(MirrorStore):
         states = {result.feed.key: result.feed for result in results}
         feed_rows = [rows.feed_row(states[key]) for key in sorted(states)]
         for key in states:
-            self._schedules.pop(key, None)
+            self._supersede(key)
         all_writes = (write for result in results for write in result.writes)
         writes = [rows.item_row(write, now) for write in rows.latest_writes(all_writes)]
         new_events = [rows.event_row(event, now) for result in results for event in result.events]

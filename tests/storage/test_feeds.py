@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import Storage, StorageError
 from bot.storage.records import FeedState
@@ -127,3 +131,33 @@ async def test_a_deferred_schedule_never_moves_a_feed_back(storage: Storage) -> 
     storage.defer_schedule(polled(POLLED))
     await storage.flush_schedules()
     assert await storage.get_feed(feed().key) == polled(later)
+
+
+async def test_schedules_being_written_are_seen_and_a_full_write_supersedes_them(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await storage.save_feed(feed())
+    storage.defer_schedule(polled(POLLED))
+    gate = asyncio.Event()
+    writing = storage._writing
+
+    @contextlib.asynccontextmanager
+    async def failing_flush(action: str) -> AsyncIterator[AsyncConnection]:
+        if "schedules" in action:  # the flush waits for the test, then fails
+            await gate.wait()
+            raise StorageError("could not save the schedules: the disk is full")
+        async with writing(action) as connection:
+            yield connection
+
+    monkeypatch.setattr(storage, "_writing", failing_flush)
+    flushing = asyncio.ensure_future(storage.flush_schedules())
+    await asyncio.sleep(0)
+    assert await storage.get_feed(feed().key) == polled(POLLED)  # seen while being written
+    newer = polled(POLLED + timedelta(minutes=5))
+    await storage.save_feed(newer)
+    gate.set()
+    with pytest.raises(StorageError):
+        await flushing
+    monkeypatch.undo()
+    await storage.flush_schedules()  # the superseded schedule was not kept for a retry
+    assert await storage.get_feed(feed().key) == newer
