@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import ctypes
 import gc
 import json
 import math
@@ -183,14 +184,26 @@ class PeakMemory:
         self.parent_mb = 0.0
         self.resettable = True
 
-    def reset(self) -> None:
+    def reset(self) -> float:
+        """Give back what the baselines freed, reset the high-water mark; the RSS it starts from.
+
+        Memory a baseline client freed stays in this process's RSS until the allocator
+        returns it (``malloc_trim``); whatever it cannot return (fragmented arenas) still
+        counts against the bot, so the figure errs high.
+        """
+        gc.collect()
+        _malloc_trim()
         try:
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:
             self.resettable = False
+        return status_mb(os.getpid(), "VmRSS")
 
-    def record(self) -> None:
-        self.parent_mb = max(self.parent_mb, status_mb(os.getpid(), "VmHWM"))
+    def record(self) -> float:
+        """The bot's peak since the last reset (kept as the overall peak if higher)."""
+        peak = status_mb(os.getpid(), "VmHWM")
+        self.parent_mb = max(self.parent_mb, peak)
+        return peak
 
     def report(self, exclude: set[int], workers: set[int]) -> dict[str, Any]:
         processes = [{"pid": os.getpid(), "role": "bot (event loop)", "peak_mb": self.parent_mb}]
@@ -202,6 +215,12 @@ class PeakMemory:
             "processes": processes,
             "parent_peak_over_cycles_only": self.resettable,
         }
+
+
+def _malloc_trim() -> None:
+    """glibc's malloc_trim(0): return free heap pages to the kernel (no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def pss_mb(pid: int) -> float:
@@ -421,8 +440,9 @@ class Bench:
         """One ``poll_all(force=True)``, timed, with the loop's lag measured throughout."""
         cpu = self.server.cpu_seconds()
         profiler = cProfile.Profile() if profile else None
+        memory: dict[str, float] = {}
         if ours:
-            self.memory.reset()
+            memory["rss_at_start_mb"] = self.memory.reset()
             self.pss.active = True
         with LagMonitor() as lag:
             start = time.perf_counter()
@@ -434,7 +454,7 @@ class Bench:
             seconds = time.perf_counter() - start
         self.pss.active = False
         if ours:
-            self.memory.record()
+            memory["bot_peak_mb"] = self.memory.record()
         if profiler and profile:
             profiler.dump_stats(profile)
             print(f"bench: profile of {name!r} written to {profile}", file=sys.stderr)
@@ -448,6 +468,7 @@ class Bench:
             sum(o.events for o in outcomes),
             lag.summary(),
             self.server.cpu_seconds() - cpu,
+            memory,
         )
         if dict(counts) != expect:
             message = f"{name}: expected {expect}, got {dict(counts)}"
@@ -455,13 +476,19 @@ class Bench:
             print(f"bench: UNEXPECTED {message}", file=sys.stderr)
         print(
             f"  {name:<34} {seconds:8.2f} s  {dict(counts)}  events={cycle.events}  "
-            f"lag p99={cycle.lag['p99_ms']} ms",
+            f"lag p99={cycle.lag['p99_ms']} ms"
+            + (
+                f"  bot RSS {memory['rss_at_start_mb']:g} → peak {memory['bot_peak_mb']:g} MB"
+                if memory
+                else ""
+            ),
             flush=True,
         )
         return cycle
 
     async def baseline(self, name: str, headers: list[dict[str, str]]) -> float:
         polling = self.settings.polling
+        gc.collect()  # as before each of the bot's cycles (see PeakMemory.reset)
         cpu = self.server.cpu_seconds()
         seconds, statuses = await plain_get(
             self.urls, headers, polling.concurrency, polling.per_host_concurrency
@@ -622,7 +649,7 @@ async def cycles(bench: Bench) -> None:
         server.control("/_control/validators?on=0")
         await bench.unchanged("unchanged_same_body", poller, "unchanged", "plain_200")
         server.control("/_control/validators?on=1")
-        workers = set(getattr(pool._executor, "_processes", None) or ())
+        workers = set(pool.worker_pids())
         result["rss"] = bench.memory.report({server.process.pid}, workers)
 
 

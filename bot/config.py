@@ -189,6 +189,27 @@ class BlogConfig(_Model):
             raise FieldProblem(RELAY_NEEDS_CREDENTIALS, loc=("relay", "enabled"))
         return self
 
+    @model_validator(mode="after")
+    def _share_equal_parts(self) -> BlogConfig:
+        """Blogs whose announce, comments or relay settings are equal share one object.
+
+        Thousands of blogs mostly repeat the same few settings, and a validated copy
+        per blog costs about a kilobyte (measured in bench/). The models are frozen.
+        """
+        if len(_SHARED) > _SHARED_MAX:
+            _SHARED.clear()
+        for name in ("announce", "comments", "relay"):
+            part: BaseModel = getattr(self, name)
+            kept = _SHARED.setdefault((name, repr(part)), part)
+            if kept is not part:
+                object.__setattr__(self, name, kept)  # frozen: past pydantic's guard
+        return self
+
+
+#: Sub-settings shared between blogs, by their repr (see ``BlogConfig._share_equal_parts``).
+_SHARED: dict[tuple[str, str], BaseModel] = {}
+_SHARED_MAX = 4096
+
 
 class Settings(_Model):
     database: str = "sqlite:///gatejumper.db"

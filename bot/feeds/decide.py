@@ -170,9 +170,12 @@ def after_success(
     events: tuple[Event, ...] = ()
     if state.failing_since is not None:
         events = (FeedRecovered(state.blog, state.key, state.url, state.failing_since),)
-    new_state = dataclasses.replace(
-        state,
+    new_state = FeedState(  # not dataclasses.replace: this runs for every poll, and is 4× faster
+        key=state.key,
+        blog=state.blog,
         url=url or state.url,
+        role=state.role,
+        post_key=state.post_key,
         etag=etag,
         last_modified=last_modified,
         body_hash=body_hash,
@@ -183,6 +186,7 @@ def after_success(
         last_polled_at=now,
         last_success_at=now,
         synced_at=state.synced_at or now,
+        emit_on_first_poll=state.emit_on_first_poll,
     )
     return new_state, events
 

@@ -13,16 +13,14 @@ import hashlib
 import html
 import io
 import json
-import multiprocessing
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, TypeVarTuple
+from typing import Any, Literal, Self, TypeVar, TypeVarTuple, cast
 from urllib.parse import urldefrag, urlsplit
 from xml.sax import SAXParseException
 
@@ -34,6 +32,7 @@ from feedparser.exceptions import (
     NonXMLContentType,
 )
 
+from bot.feeds._worker import WorkerDied, WorkerProcess
 from bot.feeds.errors import ParseError
 from bot.feeds.models import Entry, EntryKind, ParsedFeed
 from bot.feeds.sources.base import ParseContext, Retrieved
@@ -53,14 +52,16 @@ _ENCODING_BOZOS = (CharacterEncodingOverride, CharacterEncodingUnknown, NonXMLCo
 class ParserPool:
     """Runs pure parse functions in worker processes, with a timeout per call.
 
-    ``mode="process"`` (default): a ``ProcessPoolExecutor`` started with
-    forkserver/spawn, never fork (the parent runs asyncio and threads). Each
-    worker's address space is capped at ``memory_limit`` bytes. A call that
-    times out kills the pool's workers; a dead worker breaks the pool; either
-    way the pool is rebuilt and calls that were only collateral damage are
-    retried once. ``mode="thread"`` cannot stop a runaway parse (threads
-    cannot be killed) and ``mode="inline"`` (or ``inline=True``) runs on the
-    event loop with no timeout: both exist for benchmarks and tests.
+    ``mode="process"`` (default): up to ``max_workers`` processes of our own
+    (:mod:`bot.feeds._worker`), each started when a parse first needs it and
+    running one call at a time, with its address space capped at
+    ``memory_limit`` bytes. A call that times out kills its worker; a worker
+    that dies fails its call (after one retry on a fresh worker, in case it
+    had died while idle); either way the next call gets a fresh one. An
+    all-304 cycle parses nothing and starts no process. ``mode="thread"``
+    cannot stop a runaway parse (threads cannot be killed) and
+    ``mode="inline"`` (or ``inline=True``) runs on the event loop with no
+    timeout: both exist for benchmarks and tests.
     """
 
     def __init__(
@@ -69,16 +70,15 @@ class ParserPool:
         *,
         mode: PoolMode = "process",
         inline: bool = False,
-        start_method: str | None = None,
         memory_limit: int | None = 1 << 30,
     ) -> None:
         self.mode: PoolMode = "inline" if inline else mode
-        self.max_workers = max_workers or min(2, os.cpu_count() or 1)
+        self.max_workers = max_workers or default_workers()
         self._memory_limit = memory_limit
-        self._start_method = start_method or _default_start_method()
         self._slots = asyncio.Semaphore(self.max_workers)
-        self._executor: Executor | None = None
-        self._generation = 0
+        self._threads: ThreadPoolExecutor | None = None
+        self._idle: list[WorkerProcess] = []
+        self._workers: set[WorkerProcess] = set()
         self._closed = False
 
     async def __aenter__(self) -> Self:
@@ -95,6 +95,10 @@ class ParserPool:
     async def start(self) -> None:
         """Start a worker now, so the first real parse does not pay for it."""
         await self.run(_ready, timeout=60)
+
+    def worker_pids(self) -> list[int]:
+        """The parser processes running now (for measurements)."""
+        return [worker.pid for worker in self._workers]
 
     async def run(
         self,
@@ -114,90 +118,90 @@ class ParserPool:
         if self.mode == "inline":
             return _guarded(where, func, *args)
         async with self._slots:
+            if self.mode == "thread":
+                return await self._in_thread(where, timeout, func, *args)
             for attempt in (1, 2):
-                executor, generation = self._current()
-                future: asyncio.Future[T] | None = None
                 try:
-                    future = asyncio.get_running_loop().run_in_executor(
-                        executor, _guarded, where, func, *args
-                    )
-                    done, _ = await asyncio.wait({future}, timeout=timeout)
-                    if not done:
-                        self._replace(generation, kill=True)
-                        raise ParseError(where, self._timeout_message(timeout))
-                    return future.result()
-                except BrokenProcessPool:
-                    self._replace(generation, kill=False)
+                    return await self._in_worker(where, timeout, func, *args)
+                except WorkerDied:
                     if attempt == 2:
                         raise ParseError(
                             where, "the parser worker died (crashed or was killed)"
                         ) from None
-                finally:
-                    if future is not None:
-                        future.cancel()
         raise AssertionError("unreachable")
 
-    def close(self, *, wait: bool = True) -> None:
-        """Stop the workers; pending calls are cancelled."""
+    async def _in_worker(
+        self, where: str, seconds: float, func: Callable[[*Ts], T], *args: *Ts
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        threads = self._thread_pool()
+        worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = await loop.run_in_executor(threads, WorkerProcess, self._memory_limit)
+            self._workers.add(worker)
+        healthy = False
+        try:
+            future = loop.run_in_executor(threads, worker.call, _guarded, (where, func, *args))
+            future.add_done_callback(_retrieved)
+            done, _ = await asyncio.wait({future}, timeout=seconds)
+            if not done:
+                raise ParseError(where, self._timeout_message(seconds))
+            ok, value = future.result()
+            healthy = True
+        finally:
+            if healthy and not self._closed:
+                self._idle.append(worker)
+            elif worker in self._workers:  # timed out, died, cancelled: its state is unknown
+                self._workers.discard(worker)
+                worker.process.kill()  # now: the thread waiting on it must not wait any longer
+                await loop.run_in_executor(threads, worker.stop)
+        if not ok:
+            raise value
+        return cast(T, value)
+
+    async def _in_thread(
+        self, where: str, seconds: float, func: Callable[[*Ts], T], *args: *Ts
+    ) -> T:
+        future = asyncio.get_running_loop().run_in_executor(
+            self._thread_pool(), _guarded, where, func, *args
+        )
+        done, _ = await asyncio.wait({future}, timeout=seconds)
+        if not done:
+            future.cancel()
+            raise ParseError(where, self._timeout_message(seconds))
+        return future.result()
+
+    def close(self) -> None:
+        """Stop the workers; calls still running fail."""
         self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=True)
-            self._executor = None
+        workers, self._workers, self._idle = self._workers, set(), []
+        for worker in workers:
+            worker.stop()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
 
     def _timeout_message(self, timeout: float) -> str:
         if self.mode == "thread":
             return f"parsing took longer than {timeout:g}s (the parser thread keeps running)"
         return f"parsing took longer than {timeout:g}s; the parser worker was stopped"
 
-    def _current(self) -> tuple[Executor, int]:
-        if self._executor is None:
-            self._executor = self._new_executor()
-        return self._executor, self._generation
-
-    def _new_executor(self) -> Executor:
-        if self.mode == "thread":
-            return ThreadPoolExecutor(self.max_workers, thread_name_prefix="parser")
-        context = multiprocessing.get_context(self._start_method)
-        if self._start_method == "forkserver":
-            context.set_forkserver_preload([__name__])
-        return ProcessPoolExecutor(
-            self.max_workers,
-            mp_context=context,
-            initializer=_limit_memory,
-            initargs=(self._memory_limit,),
-        )
-
-    def _replace(self, generation: int, *, kill: bool) -> None:
-        """Swap in a fresh executor (once per broken generation), killing the old workers."""
-        if generation != self._generation or self._executor is None or self.mode != "process":
-            return
-        old = self._executor
-        self._executor = self._new_executor()
-        self._generation += 1
-        if kill:
-            processes: Mapping[int, Any] = getattr(old, "_processes", None) or {}
-            for process in list(processes.values()):
-                process.kill()
-        old.shutdown(wait=False, cancel_futures=True)
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        """Threads that parse (thread mode) or wait on the worker processes (process mode)."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="parser")
+        return self._threads
 
 
-def _default_start_method() -> str:
-    methods = multiprocessing.get_all_start_methods()
-    return "forkserver" if "forkserver" in methods else "spawn"
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a call's outcome as seen (a timed-out call's WorkerDied is expected, not news)."""
+    if not future.cancelled():
+        future.exception()
 
 
-def _limit_memory(limit: int | None) -> None:
-    """Worker initializer: cap the address space so a runaway parse gets MemoryError."""
-    if limit is None:
-        return
-    try:
-        import resource
-    except ImportError:  # not on Unix
-        return
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+def default_workers() -> int:
+    """One parser process per core beyond the event loop's, at most two; at least one."""
+    return max(1, min(2, (os.cpu_count() or 1) - 1))
 
 
 def _ready() -> bool:

@@ -31,6 +31,7 @@ from bot.feeds.plan import (
     posts_key,
 )
 from bot.feeds.update import FeedOutcome, Outcome, Updater
+from bot.storage import StorageError
 from bot.storage.records import FeedState
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Poller:
         self.updater = updater
         self.progress = progress
         self._locks: dict[str, asyncio.Lock] = {}
+        self._hosts: dict[str, str] = {}
         self._followed: FollowedCache = {}
 
     async def poll_all(self, *, force: bool = False) -> list[FeedOutcome]:
@@ -84,12 +86,17 @@ class Poller:
                     if b.name in held
                     else self.poll_blog(b, force=force)
                 ),
+                host_of=self._host_of,
                 per_host=HOST_WINDOW * polling.per_host_concurrency,
                 total=TOTAL_WINDOW * polling.concurrency,
             )
         finally:
             for name in held:  # the blogs whose poll never started
                 self._locks[name].release()
+        try:
+            await self.updater.storage.flush_schedules()  # the cycle's 304s, in one statement
+        except StorageError as error:  # kept in memory and tried again later: not this cycle's
+            log.warning("%s; will try again", error)
         return [outcome for outcomes in results for outcome in outcomes]
 
     async def poll_blog(self, blog: BlogConfig, *, force: bool = False) -> list[FeedOutcome]:
@@ -140,6 +147,12 @@ class Poller:
         if lock is None:
             lock = self._locks[blog.name] = asyncio.Lock()
         return lock
+
+    def _host_of(self, blog: BlogConfig) -> str:
+        host = self._hosts.get(blog.name)
+        if host is None:
+            host = self._hosts[blog.name] = _host_of(blog)
+        return host
 
     def _keys(self, blogs: Sequence[BlogConfig]) -> list[str]:
         """The feed rows polling ``blogs`` will look at, as far as known before planning."""
@@ -202,6 +215,7 @@ async def _windowed(
     blogs: Sequence[BlogConfig],
     poll: Callable[[BlogConfig], Coroutine[Any, Any, T]],
     *,
+    host_of: Callable[[BlogConfig], str],
     per_host: int,
     total: int,
 ) -> list[T]:
@@ -213,7 +227,7 @@ async def _windowed(
     loop = asyncio.get_running_loop()
     waiting: dict[str, collections.deque[int]] = {}
     for index, blog in enumerate(blogs):
-        waiting.setdefault(_host_of(blog), collections.deque()).append(index)
+        waiting.setdefault(host_of(blog), collections.deque()).append(index)
     ready = collections.deque(waiting)  # hosts that may start a poll now
     running = dict.fromkeys(waiting, 0)
     outcomes: list[T | BaseException | None] = [None] * len(blogs)

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import operator
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,6 +210,9 @@ class Updater:
             last_modified=last_modified,
             body_hash=state.body_hash,
         )
+        if not events and _only_schedule_differs(state, new_state):
+            self.storage.defer_schedule(new_state)  # the common poll: see Storage.defer_schedule
+            return FeedOutcome(state.key, outcome, state=new_state)
         events = await self._coalesced(state, events)
         await self._commits.apply(UpdateResult(new_state, (), events))
         return FeedOutcome(state.key, outcome, len(events), state=new_state)
@@ -279,6 +283,21 @@ class Updater:
                 )
             enriched.append(entry)
         return tuple(enriched)
+
+
+#: Every field of a feed's state but its schedule (next poll, last poll, last success).
+_BEYOND_SCHEDULE = operator.attrgetter(
+    *(
+        f.name
+        for f in dataclasses.fields(FeedState)
+        if f.name not in {"next_poll_at", "last_polled_at", "last_success_at"}
+    )
+)
+
+
+def _only_schedule_differs(old: FeedState, new: FeedState) -> bool:
+    """Whether a poll changed nothing of the feed but its next and last poll times."""
+    return bool(_BEYOND_SCHEDULE(old) == _BEYOND_SCHEDULE(new))
 
 
 class GroupCommit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -30,12 +31,18 @@ from bot.storage.migrate import upgrade
 from bot.storage.mirror import MirrorStore
 from bot.storage.records import FeedState, KnownItem, StoredEvent, UpdateResult
 from bot.storage.relays import RelayStore
-from bot.storage.schema import events, feeds, items
+from bot.storage.schema import UTCDateTime, events, feeds, items
 
 Clock = Callable[[], datetime]
 
 #: Bound parameters per ``IN (...)`` list: well under SQLite's and asyncpg's limits.
 CHUNK = 500
+
+#: Seconds a deferred schedule (see ``Storage.defer_schedule``) waits before it is written.
+SCHEDULE_FLUSH_DELAY = 30.0
+
+#: What ``defer_schedule`` keeps of a feed: next_poll_at, last_polled_at, last_success_at.
+Schedule = tuple[datetime | None, datetime | None, datetime | None]
 
 _T = TypeVar("_T")
 
@@ -60,6 +67,10 @@ class Storage(MirrorStore, RelayStore):
         self._dialect = engine.dialect.name
         self._write_lock = asyncio.Lock() if self._dialect == "sqlite" else None
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], sa.Insert] = {}
+        self._schedules: dict[str, Schedule] = {}
+        self._writing_schedules: list[dict[str, Schedule]] = []  # taken by running flushes
+        self._schedule_timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, url: str, *, clock: Clock = utc_now) -> Storage:
@@ -77,7 +88,18 @@ class Storage(MirrorStore, RelayStore):
         return cls(engine, parsed, clock)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        """Write the deferred schedules, then disconnect."""
+        try:
+            if self._schedule_timer is not None:
+                self._schedule_timer.cancel()
+                self._schedule_timer = None
+            if self._flushing:
+                await asyncio.gather(*self._flushing, return_exceptions=True)
+            await self.flush_schedules()
+        except StorageError as error:  # only earlier polls after the restart: not worth failing
+            log.warning("%s; those feeds will be polled early after a restart", error)
+        finally:
+            await self._engine.dispose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -106,7 +128,7 @@ class Storage(MirrorStore, RelayStore):
         query = sa.select(feeds).where(feeds.c.key == key)
         async with self._reading(f"read feed {key!r}") as connection:
             row = (await connection.execute(query)).first()
-        return rows.feed_from_row(row) if row is not None else None
+        return self._scheduled(rows.feed_from_row(row)) if row is not None else None
 
     async def list_feeds(self, blog: str | None = None) -> list[FeedState]:
         query = sa.select(feeds).order_by(feeds.c.key)
@@ -114,7 +136,7 @@ class Storage(MirrorStore, RelayStore):
             query = query.where(feeds.c.blog == blog)
         async with self._reading("list feeds") as connection:
             result = await connection.execute(query)
-            return [rows.feed_from_row(row) for row in result]
+            return [self._scheduled(rows.feed_from_row(row)) for row in result]
 
     async def get_feeds(self, keys: Iterable[str]) -> dict[str, FeedState]:
         """The stored feeds among ``keys``, by key; unknown keys are absent (one query per 500)."""
@@ -123,17 +145,98 @@ class Storage(MirrorStore, RelayStore):
             async with self._reading(f"read {len(chunk)} feeds") as connection:
                 result = await connection.execute(sa.select(feeds).where(feeds.c.key.in_(chunk)))
                 for row in result:
-                    found[row.key] = rows.feed_from_row(row)
+                    found[row.key] = self._scheduled(rows.feed_from_row(row))
         return found
 
     async def save_feed(self, state: FeedState) -> None:
         """Insert or replace the state of one feed."""
+        self._supersede(state.key)
         async with self._writing(f"save feed {state.key!r}") as connection:
             await connection.execute(self._upsert(feeds, ("key",)), [rows.feed_row(state)])
 
     async def delete_feed(self, key: str) -> None:
+        self._supersede(key)
         async with self._writing(f"delete feed {key!r}") as connection:
             await connection.execute(sa.delete(feeds).where(feeds.c.key == key))
+
+    def defer_schedule(self, state: FeedState) -> None:
+        """Record a poll that changed nothing but the feed's schedule, to be written later.
+
+        That is what most polls are (304 Not Modified): writing each at once costs a row
+        write per feed and poll. They are kept here (reads of the feed see them at once)
+        and written in one statement by :meth:`flush_schedules`, which runs
+        ``SCHEDULE_FLUSH_DELAY`` seconds after the first one and on :meth:`close`.
+        Losing them in a crash only means those feeds are polled earlier, which is
+        harmless; validators, body hashes, health and events are never deferred (they go
+        through :meth:`apply_update`). A later full write of the feed supersedes it.
+        """
+        self._schedules[state.key] = (
+            state.next_poll_at,
+            state.last_polled_at,
+            state.last_success_at,
+        )
+        if self._schedule_timer is None:
+            loop = asyncio.get_running_loop()
+            self._schedule_timer = loop.call_later(SCHEDULE_FLUSH_DELAY, self._flush_later)
+
+    async def flush_schedules(self) -> None:
+        """Write the deferred schedules now, in one transaction (see :meth:`defer_schedule`).
+
+        A schedule never moves a feed's times backwards (a newer full write wins).
+        """
+        if self._schedule_timer is not None:
+            self._schedule_timer.cancel()
+            self._schedule_timer = None
+        if not self._schedules:
+            return
+        pending, self._schedules = self._schedules, {}
+        self._writing_schedules.append(pending)  # still seen by reads; superseded by writes
+        params = [
+            {"k": key, "n": next_poll, "p": polled, "s": success}
+            for key, (next_poll, polled, success) in pending.items()
+        ]
+        try:
+            async with self._writing(f"save the schedules of {len(params)} feeds") as connection:
+                await connection.execute(_SCHEDULE_UPDATE, params)
+        except BaseException:
+            for key, schedule in pending.items():  # kept for the next try, unless superseded
+                self._schedules.setdefault(key, schedule)
+            raise
+        finally:
+            self._writing_schedules.remove(pending)
+
+    def _flush_later(self) -> None:
+        self._schedule_timer = None
+        task = asyncio.get_running_loop().create_task(self._flush_logged())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush_schedules()
+        except StorageError as error:
+            log.warning("%s; will try again", error)
+            if self._schedules and self._schedule_timer is None:
+                loop = asyncio.get_running_loop()
+                self._schedule_timer = loop.call_later(SCHEDULE_FLUSH_DELAY, self._flush_later)
+
+    def _supersede(self, key: str) -> None:
+        """A full write of the feed is coming: its deferred schedule is out of date."""
+        self._schedules.pop(key, None)
+        for pending in self._writing_schedules:
+            pending.pop(key, None)
+
+    def _scheduled(self, state: FeedState) -> FeedState:
+        """``state`` as read, with its deferred schedule if there is one."""
+        schedule = self._schedules.get(state.key)
+        for pending in reversed(self._writing_schedules):  # newest first
+            schedule = schedule or pending.get(state.key)
+        if schedule is None:
+            return state
+        next_poll, polled, success = schedule
+        return dataclasses.replace(
+            state, next_poll_at=next_poll, last_polled_at=polled, last_success_at=success
+        )
 
     # Items
 
@@ -214,6 +317,7 @@ class Storage(MirrorStore, RelayStore):
         now = self._clock()
         writes = [rows.item_row(write, now) for write in rows.latest_writes(result.writes)]
         new_events = [rows.event_row(event, now) for event in result.events]
+        self._supersede(result.feed.key)
         async with self._writing(f"apply update of feed {result.feed.key!r}") as connection:
             await connection.execute(self._upsert(feeds, ("key",)), [rows.feed_row(result.feed)])
             if writes:
@@ -237,6 +341,8 @@ class Storage(MirrorStore, RelayStore):
         now = self._clock()
         states = {result.feed.key: result.feed for result in results}
         feed_rows = [rows.feed_row(states[key]) for key in sorted(states)]
+        for key in states:
+            self._supersede(key)
         all_writes = (write for result in results for write in result.writes)
         writes = [rows.item_row(write, now) for write in rows.latest_writes(all_writes)]
         new_events = [rows.event_row(event, now) for result in results for event in result.events]
@@ -345,6 +451,21 @@ class Storage(MirrorStore, RelayStore):
         lite = sqlite.insert(table)
         lite_set = {c.name: lite.excluded[c.name] for c in table.c if c.name not in unchanged}
         return lite.on_conflict_do_update(index_elements=list(keys), set_=lite_set)
+
+
+_POLLED = sa.bindparam("p", type_=UTCDateTime)
+_SCHEDULE_UPDATE = (
+    sa.update(feeds)
+    .where(
+        feeds.c.key == sa.bindparam("k"),
+        sa.or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at <= _POLLED),
+    )
+    .values(
+        next_poll_at=sa.bindparam("n", type_=UTCDateTime),
+        last_polled_at=_POLLED,
+        last_success_at=sa.bindparam("s", type_=UTCDateTime),
+    )
+)
 
 
 def _open_error(exc: BaseException, url: URL) -> StorageError | None:

@@ -588,3 +588,18 @@ async def test_hostile_feeds_fail_alone_and_the_good_feed_is_not_delayed(
         assert server.url(path) in str(error)
     assert finished["/feed/good.rss"] < 0.75
     assert finished["/feed/drip"] > finished["/feed/good.rss"] + 0.3
+
+
+async def test_workers_start_when_a_parse_needs_them_and_stop_on_close() -> None:
+    lazy = ParserPool(max_workers=2)
+    try:
+        assert lazy.worker_pids() == []  # an all-304 cycle parses nothing: no process at all
+        assert await lazy.run(sleep_then, 0.0, "one") == "one"
+        assert await lazy.run(sleep_then, 0.0, "two") == "two"
+        pids = lazy.worker_pids()
+        assert len(pids) == 1  # calls one after another reuse the idle worker
+    finally:
+        lazy.close()
+    assert lazy.worker_pids() == []
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(pids[0], 0)

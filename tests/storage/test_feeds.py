@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import Storage, StorageError
 from bot.storage.records import FeedState
@@ -76,3 +80,84 @@ async def test_delete_feed(storage: Storage) -> None:
     await storage.delete_feed("a:posts")
     await storage.delete_feed("a:never-existed")
     assert [f.key for f in await storage.list_feeds()] == ["a:comments"]
+
+
+# --- deferred schedules (the write-behind of unchanged polls) ---
+
+POLLED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def polled(at: datetime) -> FeedState:
+    return feed(next_poll_at=at + timedelta(minutes=5), last_polled_at=at, last_success_at=at)
+
+
+async def test_a_deferred_schedule_is_read_at_once_and_written_on_flush(
+    storage: Storage, database_url: str
+) -> None:
+    await storage.save_feed(feed(etag="v1"))
+    storage.defer_schedule(polled(POLLED))
+    expected = polled(POLLED)
+    for read in (await storage.get_feed(feed().key), *await storage.list_feeds()):
+        assert read is not None and read.next_poll_at == expected.next_poll_at
+        assert read.etag == "v1"  # only the schedule comes from memory
+    await storage.flush_schedules()
+    async with await Storage.open(database_url) as other:
+        stored = await other.get_feed(feed().key)
+    assert stored is not None
+    assert (stored.next_poll_at, stored.last_polled_at) == (expected.next_poll_at, POLLED)
+
+
+async def test_closing_writes_the_deferred_schedules(database_url: str) -> None:
+    async with await Storage.open(database_url) as first:
+        await first.save_feed(feed())
+        first.defer_schedule(polled(POLLED))
+    async with await Storage.open(database_url) as second:
+        stored = await second.get_feed(feed().key)
+    assert stored is not None and stored.last_polled_at == POLLED
+
+
+async def test_a_full_write_supersedes_a_deferred_schedule(storage: Storage) -> None:
+    await storage.save_feed(feed())
+    storage.defer_schedule(polled(POLLED))
+    await storage.save_feed(feed(etag="v2", last_polled_at=POLLED + timedelta(minutes=5)))
+    await storage.flush_schedules()
+    stored = await storage.get_feed(feed().key)
+    assert stored == feed(etag="v2", last_polled_at=POLLED + timedelta(minutes=5))
+
+
+async def test_a_deferred_schedule_never_moves_a_feed_back(storage: Storage) -> None:
+    later = POLLED + timedelta(hours=1)
+    await storage.save_feed(polled(later))
+    storage.defer_schedule(polled(POLLED))
+    await storage.flush_schedules()
+    assert await storage.get_feed(feed().key) == polled(later)
+
+
+async def test_schedules_being_written_are_seen_and_a_full_write_supersedes_them(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await storage.save_feed(feed())
+    storage.defer_schedule(polled(POLLED))
+    gate = asyncio.Event()
+    writing = storage._writing
+
+    @contextlib.asynccontextmanager
+    async def failing_flush(action: str) -> AsyncIterator[AsyncConnection]:
+        if "schedules" in action:  # the flush waits for the test, then fails
+            await gate.wait()
+            raise StorageError("could not save the schedules: the disk is full")
+        async with writing(action) as connection:
+            yield connection
+
+    monkeypatch.setattr(storage, "_writing", failing_flush)
+    flushing = asyncio.ensure_future(storage.flush_schedules())
+    await asyncio.sleep(0)
+    assert await storage.get_feed(feed().key) == polled(POLLED)  # seen while being written
+    newer = polled(POLLED + timedelta(minutes=5))
+    await storage.save_feed(newer)
+    gate.set()
+    with pytest.raises(StorageError):
+        await flushing
+    monkeypatch.undo()
+    await storage.flush_schedules()  # the superseded schedule was not kept for a retry
+    assert await storage.get_feed(feed().key) == newer
