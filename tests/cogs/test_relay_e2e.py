@@ -55,8 +55,9 @@ async def test_replies_become_comments_under_the_right_parent_and_are_not_echoed
         assert second["parent"] == bridged.comment_ids[1]
         assert (third["parent"], third["author"]) == (first["id"], "Alice (via Discord)")
 
-        for message in (top, to_mirrored, to_relayed):
+        for message in (top, to_mirrored, to_relayed):  # ✅ and the link reply, each
             await bridged.reactions(message, "✅")
+            await bridged.replies(message, 1)
         [link] = bridged.replies_to(top)
         assert link.content.endswith(f"#comment-{first['id']}>") and link.pings.is_empty
 
@@ -229,7 +230,7 @@ async def test_edits_and_deletions_follow_the_discord_message(
             return bool((await bridged.comment(comment["id"]))["status"] == "trash")
 
         await eventually(trashed, what="the comment in the trash")
-        [link] = bridged.replies_to(message)
+        [link] = await bridged.replies(message, 1)
         assert _is_link_reply(link, comment["id"])
         delete_rows = [("create", "deleted"), ("edit", "done"), ("delete", "done")]
 

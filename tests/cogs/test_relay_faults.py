@@ -91,7 +91,7 @@ async def test_a_backlog_written_while_the_blog_is_down_lands_once_in_order(
         assert [c["parent"] for c in landed] == expected_parents(bridged, written, landed)
         assert {c["status"] for c in landed} == {"approved"}
         for message, comment in zip(written, landed, strict=True):
-            [link] = bridged.replies_to(message)
+            [link] = await bridged.replies(message, 1)
             assert link.content == f"✅ On the blog: <{link_of(link)}>"
             assert link_of(link).endswith(f"#comment-{comment['id']}")
         assert await storage.open_relay_counts() == {}

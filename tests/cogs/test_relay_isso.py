@@ -161,8 +161,13 @@ async def test_replies_become_isso_comments_under_the_right_parent_and_are_not_e
         [html] = [c["text"] for c in rendered if c["id"] == first["id"]]
         assert "<strong>Discord</strong>" in html and "&lt;b&gt;" in html
 
-        for message in (top, to_dana, to_relayed, to_reply):
+        for message in (top, to_dana, to_relayed, to_reply):  # ✅ and the link reply, each
             await post.reactions(message, "✅")
+
+            async def linked(m: Message = message) -> list[Message]:
+                return post.replies_to(m)
+
+            await eventually(linked, timeout=20.0, what="the link reply")
         [link] = post.replies_to(top)
         assert link.content.endswith(f"{post.uri}#isso-{first['id']}>") and link.pings.is_empty
 
