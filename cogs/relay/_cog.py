@@ -33,6 +33,7 @@ class RelayCog(commands.Cog, name="Relay"):
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
+        self._read_again = False
         # Set once the catch-up of the current gateway session has read the threads' history:
         # a live message accepted before it would move its thread's cursor past the messages
         # written while the bot was offline (never relayed then) and go to the blog first.
@@ -97,12 +98,19 @@ class RelayCog(commands.Cog, name="Relay"):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Connected (again, perhaps after a while): relay what was written meanwhile."""
-        if self.bot.relayer.enabled and (self._catching_up is None or self._catching_up.done()):
+        if not self.bot.relayer.enabled:
+            return
+        if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.create_task(self._catch_up(), name="relay catch-up")
+        else:  # a new session while the last one's catch-up still reads: read once more after
+            self._read_again = True
 
     async def _catch_up(self) -> None:
         try:
-            await self._read_missed()
+            self._read_again = True
+            while self._read_again:
+                self._read_again = False
+                await self._read_missed()
         finally:
             self._caught_up.set()
 
