@@ -74,7 +74,7 @@ class Options:
 
 @dataclass
 class FeedServer:
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | None  # None in the baseline client's process
     port: int
     hosts: list[str]
 
@@ -90,6 +90,7 @@ class FeedServer:
         return float(self.control("/_control/stats")["cpu_seconds"])
 
     def stop(self) -> None:
+        assert self.process is not None
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -109,6 +110,57 @@ def start_server(feeds: int, hosts: int) -> FeedServer:
         raise SystemExit(f"bench: the feed server did not start (exit code {process.returncode})")
     ready = json.loads(line)
     return FeedServer(process, ready["port"], ready["hosts"])
+
+
+class BaselineClient:
+    """The baselines' clients in a process of their own (``poll_client.py``).
+
+    The bot's peak RSS is that of its own process: a plain aiohttp client reading every
+    body in the same process would leave memory the allocator keeps, counted as the bot's.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, server: FeedServer, settings: Settings, urls: list[str]) -> BaselineClient:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "poll_client.py"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        client = cls(process)
+        polling = settings.polling
+        await client.call(
+            "setup",
+            urls=urls,
+            hosts=server.hosts,
+            port=server.port,
+            concurrency=polling.concurrency,
+            per_host=polling.per_host_concurrency,
+            polling=polling.model_dump(mode="json"),
+        )
+        return client
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def call(self, op: str, **arguments: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"op": op, **arguments}).encode() + b"\n")
+        await self.process.stdin.drain()
+        line = await self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"bench: the baseline client ended ({op})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        await self.process.wait()
 
 
 # --- measuring ---------------------------------------------------------------
@@ -418,14 +470,22 @@ class Bench:
     """The bot's parts, opened once and polled through several cycles."""
 
     def __init__(
-        self, options: Options, server: FeedServer, settings: Settings, storage: Storage
+        self,
+        options: Options,
+        server: FeedServer,
+        settings: Settings,
+        storage: Storage,
+        client: BaselineClient,
     ) -> None:
         self.options = options
         self.server = server
         self.settings = settings
         self.storage = storage
+        self.client = client
+        assert server.process is not None
+        self.others = {server.process.pid, client.pid}  # not the bot's processes
         self.memory = PeakMemory()
-        self.pss = PssSampler({server.process.pid})
+        self.pss = PssSampler(self.others)
         self.result: dict[str, Any] = {"cycles": {}, "baselines": {}, "expectations": []}
 
     async def cycle(
@@ -487,15 +547,12 @@ class Bench:
         return cycle
 
     async def baseline(self, name: str, headers: list[dict[str, str]]) -> float:
-        polling = self.settings.polling
-        gc.collect()  # as before each of the bot's cycles (see PeakMemory.reset)
         cpu = self.server.cpu_seconds()
-        seconds, statuses = await plain_get(
-            self.urls, headers, polling.concurrency, polling.per_host_concurrency
-        )
+        answer = await self.client.call("plain_get", headers=headers)
+        seconds, statuses = answer["seconds"], Counter(answer["statuses"])
         entry = self.result["baselines"].setdefault(name, {"runs": [], "statuses": {}})
         entry["runs"].append(round(seconds, 3))
-        entry["statuses"] = {str(k): v for k, v in statuses.items()}
+        entry["statuses"] = dict(statuses)
         entry["server_cpu_share"] = round((self.server.cpu_seconds() - cpu) / seconds, 3)
         print(f"  baseline: {name:<24} {seconds:8.2f} s  {dict(statuses)}", flush=True)
         return seconds
@@ -522,26 +579,23 @@ class Bench:
         best = min(runs, key=lambda c: c.seconds)
         self.result["cycles"][name] = best.as_json() | {"runs": [round(c.seconds, 3) for c in runs]}
 
-    async def breakdown(self, fetcher: Fetcher) -> None:
+    async def breakdown(self) -> None:
         """Where an unchanged cycle's time goes: our HTTP layer alone, the database alone."""
-        polling = self.settings.polling
         etags = await self.etags()
         headers = [{"If-None-Match": e} if e else {} for e in etags]
         ours, base = [], []
         for _ in range(self.options.repeat):
-            ours.append((await fetcher_only(fetcher, self.urls, etags))[0])
-            base.append(
-                (
-                    await plain_get(
-                        self.urls, headers, polling.concurrency, polling.per_host_concurrency
-                    )
-                )[0]
-            )
+            ours.append((await self.client.call("fetcher_only", etags=etags))["seconds"])
+            base.append((await self.client.call("plain_get", headers=headers))["seconds"])
         states = await self.storage.list_feeds()
         keys = [state.key for state in states] + [f"b{i}:comments" for i in range(len(states))]
         start = time.perf_counter()
         await self.storage.get_feeds(keys)
         read = time.perf_counter() - start
+        self.storage.forget_feeds()  # what the first cycle after a start reads
+        start = time.perf_counter()
+        await self.storage.get_feeds(keys)
+        read_database = time.perf_counter() - start
         start = time.perf_counter()
         for index in range(0, len(states), 500):
             await self.storage.apply_updates(
@@ -554,11 +608,13 @@ class Bench:
             "baseline_seconds": round(min(base), 3),
             "fetcher_only_ratio": round(min(ours) / min(base), 3),
             "feed_rows_read_us_per_feed": round(read / n * 1e6, 1),
+            "feed_rows_read_from_database_us_per_feed": round(read_database / n * 1e6, 1),
             "feed_rows_write_us_per_feed": round(write / n * 1e6, 1),
         }
         print(
             f"  breakdown: Fetcher alone {min(ours):.2f} s vs aiohttp {min(base):.2f} s; "
-            f"feed rows read {read / n * 1e6:.0f} µs, written {write / n * 1e6:.0f} µs per feed",
+            f"feed rows read {read / n * 1e6:.1f} µs (kept; {read_database / n * 1e6:.0f} µs "
+            f"from the database), written {write / n * 1e6:.0f} µs per feed",
             flush=True,
         )
 
@@ -577,7 +633,10 @@ async def parser_pool(mode: PoolMode) -> AsyncIterator[ParserPool]:
 async def run(options: Options, server: FeedServer, database: str) -> dict[str, Any]:
     settings = bench_settings(server, options.feeds, database)
     storage = await Storage.open(database)
-    bench = Bench(options, server, settings, storage)
+    client = await BaselineClient.start(
+        server, settings, [server.url(i) for i in range(options.feeds)]
+    )
+    bench = Bench(options, server, settings, storage, client)
     bench.result.update(
         feeds=options.feeds,
         items_per_feed=20,
@@ -597,6 +656,7 @@ async def run(options: Options, server: FeedServer, database: str) -> dict[str, 
             await cycles(bench)
     finally:
         await storage.close()
+        await client.close()
     bench.result["rss"]["pss_peak_mb"] = round(bench.pss.peak_mb, 1)
     return bench.result
 
@@ -619,11 +679,9 @@ async def cycles(bench: Bench) -> None:
         if options.gc_freeze:
             gc.collect()
             gc.freeze()
-        result["server_ceiling"] = await server_ceiling(
-            server, await bench.etags(), settings.polling.concurrency
-        )
+        result["server_ceiling"] = await bench.client.call("ceiling", etags=await bench.etags())
         await bench.unchanged("unchanged_304", poller, "not modified", "conditional_304")
-        await bench.breakdown(fetcher)
+        await bench.breakdown()
 
         server.control("/_control/change?fraction=0.1&added=2&seed=1")
         three = await bench.cycle(
@@ -633,6 +691,15 @@ async def cycles(bench: Bench) -> None:
             profile=options.profile_path("changed_10pct"),
         )
         result["cycles"]["changed_10pct_process"] = three.as_json()
+
+        server.control("/_control/validators?on=0")
+        await bench.unchanged("unchanged_same_body", poller, "unchanged", "plain_200")
+        server.control("/_control/validators?on=1")
+        workers = set(pool.worker_pids())
+        result["rss"] = bench.memory.report(bench.others, workers)
+        if options.modes:  # the comparisons last: their memory is not the bot's
+            # validators back on: one cycle stores the ETags again (all 200, same body)
+            await bench.cycle("restoring validators", poller, {"unchanged": n}, ours=False)
         for seed, mode in enumerate(options.modes, start=2):
             async with parser_pool(mode) as other:
                 updater.parser = other  # same poller, caches and database: only parsing differs
@@ -645,12 +712,6 @@ async def cycles(bench: Bench) -> None:
                 )
                 result["cycles"][f"changed_10pct_{mode}"] = other_cycle.as_json()
         updater.parser = pool
-
-        server.control("/_control/validators?on=0")
-        await bench.unchanged("unchanged_same_body", poller, "unchanged", "plain_200")
-        server.control("/_control/validators?on=1")
-        workers = set(pool.worker_pids())
-        result["rss"] = bench.memory.report({server.process.pid}, workers)
 
 
 def _size(url: str) -> int:
@@ -810,6 +871,8 @@ def print_table(result: dict[str, Any]) -> None:
         print(
             f"  breakdown of an unchanged cycle: Fetcher alone ÷ aiohttp = "
             f"{b['fetcher_only_ratio']:g}; feed rows read {b['feed_rows_read_us_per_feed']:g} µs "
+            f"(kept in memory; from the database "
+            f"{b.get('feed_rows_read_from_database_us_per_feed', '?')} µs) "
             f"and written {b['feed_rows_write_us_per_feed']:g} µs per feed"
         )
     for message in result["expectations"]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import Storage, StorageError
-from bot.storage.records import FeedState
+from bot.storage.records import FeedState, UpdateResult
 from tests.storage.factories import feed
 
 PARIS = timezone(timedelta(hours=2))
@@ -42,16 +42,20 @@ async def test_feed_state_round_trips_with_every_field(storage: Storage) -> None
     )
     await storage.save_feed(state)
     assert await storage.get_feed(state.key) == state
+    storage.forget_feeds()  # from the database, not the rows kept in memory
+    assert await storage.get_feed(state.key) == state
 
 
 async def test_datetimes_come_back_aware_and_in_utc(storage: Storage) -> None:
     local = datetime(2025, 6, 1, 14, 0, tzinfo=PARIS)
     await storage.save_feed(feed(next_poll_at=local, synced_at=local))
-    stored = await storage.get_feed(feed().key)
-    assert stored is not None and stored.next_poll_at is not None
-    assert stored.next_poll_at == local
-    assert stored.next_poll_at.utcoffset() == timedelta(0)
-    assert stored.next_poll_at.hour == 12
+    for _ in range(2):  # kept in memory, then read from the database
+        stored = await storage.get_feed(feed().key)
+        assert stored is not None and stored.next_poll_at is not None
+        assert stored.next_poll_at == local
+        assert stored.next_poll_at.utcoffset() == timedelta(0)
+        assert stored.next_poll_at.hour == 12
+        storage.forget_feeds()
 
 
 async def test_naive_datetimes_are_refused(storage: Storage) -> None:
@@ -161,3 +165,75 @@ async def test_schedules_being_written_are_seen_and_a_full_write_supersedes_them
     monkeypatch.undo()
     await storage.flush_schedules()  # the superseded schedule was not kept for a retry
     assert await storage.get_feed(feed().key) == newer
+
+
+@contextlib.asynccontextmanager
+async def no_database(action: str) -> AsyncIterator[AsyncConnection]:
+    raise AssertionError(f"read the database to {action}")
+    yield  # pragma: no cover
+
+
+async def test_feed_rows_are_read_once_then_kept_present_or_absent(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await storage.save_feed(feed())
+    storage.forget_feeds()
+    keys = [feed().key, "modite:absent"]
+    first = await storage.get_feeds(keys)
+    monkeypatch.setattr(storage, "_reading", no_database)
+    assert await storage.get_feeds(keys) == first == {feed().key: feed()}
+    assert await storage.get_feed("modite:absent") is None
+    storage.defer_schedule(polled(POLLED))  # the common poll: kept as the read would see it
+    assert await storage.get_feeds(keys) == {feed().key: polled(POLLED)}
+
+
+async def test_writes_update_the_kept_rows_and_a_failed_one_forgets_them(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await storage.save_feed(feed(etag="v1"))
+    await storage.get_feeds([feed().key, "modite:other"])
+    await storage.save_feed(feed(key="modite:other", etag="o1"))
+    await storage.apply_updates([UpdateResult(feed(etag="v2"))])
+    assert await storage.get_feeds([feed().key, "modite:other"]) == {
+        feed().key: feed(etag="v2"),
+        "modite:other": feed(key="modite:other", etag="o1"),
+    }
+    writing = storage._writing
+
+    @contextlib.asynccontextmanager
+    async def failing(action: str) -> AsyncIterator[AsyncConnection]:
+        async with writing(action) as connection:
+            yield connection
+            raise StorageError("could not write: the disk is full")  # rolled back
+
+    monkeypatch.setattr(storage, "_writing", failing)
+    with pytest.raises(StorageError):
+        await storage.apply_update(UpdateResult(feed(etag="v3")))
+    monkeypatch.undo()
+    assert await storage.get_feed(feed().key) == feed(etag="v2")  # read again: not v3
+    await storage.delete_feed(feed().key)
+    assert await storage.get_feed(feed().key) is None
+
+
+async def test_a_read_that_overlaps_a_write_is_not_kept(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await storage.save_feed(feed(etag="v1"))
+    storage.forget_feeds()
+    gate = asyncio.Event()
+    reading = storage._reading
+
+    @contextlib.asynccontextmanager
+    async def slow(action: str) -> AsyncIterator[AsyncConnection]:
+        async with reading(action) as connection:
+            yield connection
+            await gate.wait()  # the rows are read; a write lands before the read ends
+
+    monkeypatch.setattr(storage, "_reading", slow)
+    read = asyncio.ensure_future(storage.get_feeds([feed().key]))
+    await asyncio.sleep(0.05)
+    monkeypatch.undo()
+    await storage.save_feed(feed(etag="v2"))
+    gate.set()
+    assert await read == {feed().key: feed(etag="v1")}  # what it read, but not kept
+    assert await storage.get_feed(feed().key) == feed(etag="v2")
