@@ -5,7 +5,10 @@
 
 - ``content.py``: Discord Markdown → the blog's format (mentions, emoji, attachments);
 - ``_policy.py``: who may relay, as whom (linked authors, guests, refusals, limits);
-- ``_relayer.py``: the outbox lanes, reconciliation after unknown outcomes, feedback;
+- ``_intake.py``: Discord messages, edits and deletions → rows of the relay outbox, in order;
+  catching up on what was written while the bot was offline;
+- ``_relayer.py``: the outbox lanes, reconciliation after unknown outcomes, held comments;
+- ``_feedback.py``: outcomes shown in Discord (✅ and the link, ⏳, ❌ and the reason);
 - ``_clients.py``: one comment client per blog and account.
 """
 

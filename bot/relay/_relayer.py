@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
-from bot.announce.port import DiscordError, MessageGone
 from bot.blogs import (
     Author,
     BlogComment,
@@ -33,18 +32,11 @@ from bot.blogs import (
 from bot.blogs.errors import user_reason
 from bot.config import BlogConfig, Settings
 from bot.feeds.plan import isso_thread_uri
-from bot.relay._policy import (
-    DM_REFUSAL,
-    Linked,
-    Refused,
-    edit_too_late,
-    identity,
-    too_fast,
-    too_long,
-)
-from bot.relay.content import plain_text, to_isso_markdown, to_wordpress_html
+from bot.relay._feedback import Feedback
+from bot.relay._intake import Intake
+from bot.relay.content import plain_text
 from bot.relay.models import ChatMessage, FeedbackPort, Verdict
-from bot.storage import Relay, RelayRequest, Storage, StorageError
+from bot.storage import Relay, Storage, StorageError
 from bot.storage.mirror import COMMENT_KINDS
 from bot.storage.storage import utc_now
 
@@ -53,13 +45,8 @@ log = logging.getLogger("bot.relay")
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
-PUBLISHED: Final = "✅"
-HELD: Final = "⏳"
-FAILED: Final = "❌"
 IDLE_SECONDS: Final = 60.0
 BACKOFF_BASE_SECONDS: Final = 1.0
-NOTICE_EVERY: Final = timedelta(hours=1)
-NOTICES_KEPT: Final = 1000
 RECONCILE_SLACK: Final = timedelta(minutes=10)
 NOT_ALLOWED_TO_SET_STATUS: Final = "rest_comment_invalid_status"
 #: WordPress lets an Author edit or trash comments only on their own posts: a linked author's
@@ -111,12 +98,9 @@ class Relayer:
         self._woken = {name: asyncio.Event() for name in self._blogs}
         self._locks = {name: asyncio.Lock() for name in self._blogs}
         self._outcomes = {name: asyncio.Event() for name in self._blogs}
-        self._showing = {name: asyncio.Lock() for name in self._blogs}
         self._running = False
-        self._noticed: dict[tuple[int, str], datetime] = {}
-        # discord.py runs each event handler in its own task: one at a time, in the order they
-        # started (asyncio locks are fair), keeps the outbox in the order Discord sent them.
-        self._arrivals = asyncio.Lock()
+        self._display = Feedback(storage, feedback, clock)
+        self._intake = Intake(self._blogs, storage, self._display, clock, self.wake)
         self._approve_warned: set[str] = set()
         self._accounts_checked: set[str] = set()
 
@@ -142,178 +126,23 @@ class Relayer:
             if blog is None or name == blog:
                 event.set()
 
-    # -- Discord → outbox ----------------------------------------------------------------
+    # -- Discord → outbox (see _intake.py) ------------------------------------------------
 
     async def accept(self, message: ChatMessage) -> Verdict:
         """Record a new message for its blog, or refuse it with a short explanation."""
-        async with self._arrivals:
-            return await self._accept(message)
+        return await self._intake.accept(message)
 
     async def edited(self, message: ChatMessage) -> Verdict:
         """Carry an edit to the blog comment (within ``relay.edit_window``)."""
-        async with self._arrivals:
-            return await self._edited(message)
+        return await self._intake.edited(message)
 
     async def deleted(self, message_id: int) -> Verdict:
         """Trash the blog comment of a deleted message (within ``relay.edit_window``)."""
-        async with self._arrivals:
-            return await self._deleted(message_id)
-
-    async def _accept(self, message: ChatMessage) -> Verdict:
-        if message.automated:
-            return Verdict("ignored", "written by a bot or a webhook")
-        if message.guild_id is None:
-            if not self._blogs:
-                return Verdict("ignored", "the relay is off")
-            return await self._refuse(message, DM_REFUSAL)
-        thread = await self._storage.thread_post(message.channel_id)
-        if thread is None:
-            return Verdict("ignored", "not a post thread")
-        blog = self._blogs.get(thread.blog)
-        if blog is None:
-            verdict = Verdict("ignored", "the relay is off for this blog")
-        else:
-            verdict = await self._accept_in_thread(blog, thread.post_key, message)
-        # After the outcome is recorded: a crash before this line only means a second look.
-        await self._storage.advance_cursor(thread.blog, thread.thread_id, message.message_id)
-        return verdict
-
-    async def _accept_in_thread(
-        self, blog: BlogConfig, post_key: str, message: ChatMessage
-    ) -> Verdict:
-        if self._clock() - message.created_at > blog.relay.give_up_after:
-            log.warning(
-                "%s: message %s was written %s ago, while the bot was offline; too old "
-                "(relay.give_up_after) to be carried to the blog",
-                blog.name,
-                message.message_id,
-                self._clock() - message.created_at,
-            )
-            return Verdict("ignored", "too old")
-        known = await self._storage.relay_of_message(message.message_id)
-        if known is not None:  # the gateway replayed it
-            return Verdict("accepted", relay_id=known.id)
-        if not message.content.strip() and not message.attachments:
-            return Verdict("ignored", "nothing to relay")
-        who = identity(blog, message)
-        if isinstance(who, Refused):
-            return await self._refuse(message, who)
-        minute_before = snowflake_at(message.created_at - timedelta(minutes=1))
-        recent = await self._storage.relays_between(
-            message.author_id, minute_before, message.message_id
-        )
-        refusal = too_long(blog, message) or too_fast(blog, recent)
-        if refusal is not None:
-            return await self._refuse(message, refusal)
-        account = who.username if isinstance(who, Linked) and who.own_account else None
-        name = who.username if isinstance(who, Linked) else who.name
-        request = RelayRequest(
-            blog=blog.name,
-            op="create",
-            dedupe_key=f"create:{message.message_id}",
-            message_id=message.message_id,
-            channel_id=message.channel_id,
-            user_id=message.author_id,
-            author_name=name,
-            account=account,
-            post_key=post_key,
-            content=_content(blog, message),
-            reply_to=message.reply_to,
-        )
-        row, _ = await self._storage.record_relay(request)
-        self.wake(blog.name)
-        return Verdict("accepted", relay_id=row.id)
-
-    async def _edited(self, message: ChatMessage) -> Verdict:
-        created, blog = await self._relayed(message.message_id)
-        if created is None or blog is None or message.automated:
-            return Verdict("ignored", "not relayed")
-        content = _content(blog, message)
-        latest = await self._storage.latest_relay_content(message.message_id)
-        if content == latest:
-            return Verdict("ignored", "the text did not change")  # e.g. an embed was added
-        if self._clock() - message.created_at > blog.relay.edit_window:
-            # no ❌: the comment itself is still on the blog (its ✅ stays true)
-            too_late = edit_too_late(blog.relay.edit_window)
-            return await self._refuse(message, too_late, react=False)
-        stamp = (message.edited_at or self._clock()).isoformat()
-        return await self._follow_up(created, "edit", f"edit:{message.message_id}:{stamp}", content)
-
-    async def _deleted(self, message_id: int) -> Verdict:
-        created, blog = await self._relayed(message_id)
-        if created is None or blog is None:
-            return Verdict("ignored", "not relayed")
-        if self._clock() - created.created_at > blog.relay.edit_window:
-            log.info(
-                "%s: message %s deleted after the edit window; comment kept", blog.name, message_id
-            )
-            return Verdict("ignored", "after the edit window")
-        return await self._follow_up(created, "delete", f"delete:{message_id}", "")
-
-    async def _follow_up(self, created: Relay, op: str, key: str, content: str) -> Verdict:
-        request = RelayRequest(
-            blog=created.blog,
-            op=op,  # type: ignore[arg-type]
-            dedupe_key=key,
-            message_id=created.message_id,
-            channel_id=created.channel_id,
-            user_id=created.user_id,
-            author_name=created.author_name,
-            account=created.account,
-            post_key=created.post_key,
-            content=content,
-        )
-        row, _ = await self._storage.record_relay(request)
-        self.wake(created.blog)
-        return Verdict("accepted", relay_id=row.id)
-
-    async def _relayed(self, message_id: int) -> tuple[Relay | None, BlogConfig | None]:
-        created = await self._storage.relay_of_message(message_id)
-        if created is None or created.status == "failed":
-            return None, None
-        return created, self._blogs.get(created.blog)
-
-    async def _refuse(
-        self, message: ChatMessage, refusal: Refused, *, react: bool = True
-    ) -> Verdict:
-        """❌ on the message, and the reason once per person and reason per hour."""
-        with contextlib.suppress(DiscordError):
-            if react:
-                await self._feedback.react(message.channel_id, message.message_id, FAILED)
-            key = (message.author_id, refusal.why)
-            now = self._clock()
-            if len(self._noticed) > NOTICES_KEPT:  # forget those older than an hour
-                self._noticed = {k: t for k, t in self._noticed.items() if now - t < NOTICE_EVERY}
-            last = self._noticed.get(key)
-            if last is None or now - last >= NOTICE_EVERY:
-                self._noticed[key] = now
-                nonce = f"gjn{message.message_id % 10**18}"
-                await self._feedback.reply(
-                    message.channel_id, message.message_id, f"{FAILED} {refusal.why}", nonce=nonce
-                )
-        return Verdict("refused", refusal.why)
+        return await self._intake.deleted(message_id)
 
     async def catch_up_from(self, threads: Callable[[int], int | None]) -> list[tuple[int, int]]:
-        """Where to read what was written while the bot was offline: ``(thread, after message)``
-        for each post thread of a relayed blog whose newest message (``threads(thread_id)``, from
-        Discord's cache; None when unknown or archived) is newer than its cursor.
-
-        Threads from before cursors existed get one at their newest message: what was written
-        there before is not relayed.
-        """
-        found: list[tuple[int, int]] = []
-        cursors = await self._storage.relay_cursors(self._blogs)
-        for thread_id, cursor in cursors.items():
-            newest = threads(thread_id)
-            if newest is None or (cursor is not None and newest <= cursor):
-                continue
-            if cursor is None:
-                post = await self._storage.thread_post(thread_id)
-                if post is not None:
-                    await self._storage.advance_cursor(post.blog, thread_id, newest)
-                continue
-            found.append((thread_id, cursor))
-        return found
+        """Where to read what was written while offline (see :meth:`Intake.catch_up_from`)."""
+        return await self._intake.catch_up_from(threads)
 
     async def check_accounts(self, blog: str) -> list[str]:
         """Log in as each WordPress account ``blog``'s relay uses and say, once, what is wrong:
@@ -392,7 +221,7 @@ class Relayer:
         worked = 0
         while await self._step(blog) == 0:
             worked += 1
-        await self._show_outcomes(blog)
+        await self._display.show_outcomes(blog)
         return worked
 
     async def _lane(self, blog: str, stop: asyncio.Event) -> None:
@@ -414,7 +243,7 @@ class Relayer:
         while not stop.is_set():
             changed.clear()
             try:
-                await self._show_outcomes(blog)
+                await self._display.show_outcomes(blog)
             except StorageError as error:
                 log.warning("%s: relay feedback paused, the database failed: %s", blog, error)
             if not stop.is_set():
@@ -425,7 +254,7 @@ class Relayer:
         if self._running:
             self._outcomes[blog].set()
         else:
-            await self._show_outcomes(blog)
+            await self._display.show_outcomes(blog)
 
     async def _step(self, blog: str) -> float:
         """Work the next due row of ``blog``: 0 when one was worked, else seconds to wait."""
@@ -713,49 +542,6 @@ class Relayer:
             return relayed.comment_id
         return None
 
-    # -- outcomes in Discord ---------------------------------------------------------------
-
-    async def _show_outcomes(self, blog: str) -> None:
-        async with self._showing[blog]:
-            await self._show_each(blog)
-
-    async def _show_each(self, blog: str) -> None:
-        for row in await self._storage.relays_to_show(blog):
-            try:
-                await self._show(row)
-            except MessageGone:
-                pass
-            except DiscordError as error:
-                log.info(
-                    "%s: could not show the outcome of message %s yet: %s",
-                    blog,
-                    row.message_id,
-                    error,
-                )
-                return
-            await self._storage.update_relay(row.id, feedback=row.status)
-
-    async def _show(self, row: Relay) -> None:
-        where, message = row.channel_id, row.message_id
-        if row.status == "failed":
-            if row.op == "create":
-                await self._feedback.react(where, message, FAILED)
-            await self._feedback.reply(
-                where, message, f"{FAILED} {row.reason}", nonce=f"gjf{row.id}"
-            )
-            return
-        if row.op != "create":
-            return
-        if row.status == "held":
-            await self._feedback.react(where, message, HELD)
-            return
-        if row.feedback == "held":
-            await self._feedback.unreact(where, message, HELD)
-        await self._feedback.react(where, message, PUBLISHED)
-        if row.link:
-            text = f"{PUBLISHED} On the blog: <{row.link}>"
-            await self._feedback.reply(where, message, text, nonce=f"gjp{row.id}")
-
     async def check_held(self, blog: str) -> int:
         """Ask the blog about held comments; returns how many were approved since."""
         config = self._blogs.get(blog)
@@ -784,19 +570,6 @@ class Relayer:
                     await self._fail(row, "A moderator removed this reply from the blog.", None)
         await self._outcomes_changed(blog)
         return approved
-
-
-DISCORD_EPOCH_MS: Final = 1_420_070_400_000
-
-
-def snowflake_at(moment: datetime) -> int:
-    """The smallest Discord id of anything created at ``moment`` (ids start with a time)."""
-    return max(int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS, 0) << 22
-
-
-def _content(blog: BlogConfig, message: ChatMessage) -> str:
-    convert = to_isso_markdown if blog.platform == "isso" else to_wordpress_html
-    return convert(message.content, names=message.names, attachments=message.attachments)
 
 
 def _entry_key(blog: BlogConfig, comment_id: str) -> str:

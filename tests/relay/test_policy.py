@@ -97,7 +97,7 @@ def test_limits() -> None:
 
 def test_snowflakes_start_with_their_time() -> None:
     """Discord's documented example: 175928847299117063 was made 2016-04-30 11:18:25.796 UTC."""
-    from bot.relay._relayer import snowflake_at
+    from bot.relay._intake import snowflake_at
 
     made = datetime(2016, 4, 30, 11, 18, 25, 796000, tzinfo=UTC)
     assert snowflake_at(made) >> 22 == 175928847299117063 >> 22
