@@ -177,7 +177,7 @@ async def test_replies_become_isso_comments_under_the_right_parent_and_are_not_e
         await asyncio.sleep(2.5)
         after = discord_server.messages(post.thread)
         assert len(after) == before
-        assert not [m for m in after if m.webhook_id and "Discord" in m.display_name]
+        assert [m.id for m in after if m.webhook_id] == [post.mirrored.id], "no echo"
 
 
 async def test_edits_survive_a_restart_and_a_deletion_removes_the_isso_comment(
