@@ -137,6 +137,39 @@ async def test_a_deferred_schedule_never_moves_a_feed_back(storage: Storage) -> 
     assert await storage.get_feed(feed().key) == polled(later)
 
 
+@pytest.mark.parametrize(
+    ("stored", "deferred", "written"),
+    [
+        # the same instant (whole seconds: SQLite's stored text must still compare equal)
+        (POLLED, POLLED, True),
+        (POLLED + timedelta(microseconds=7), POLLED + timedelta(microseconds=6), False),
+        (POLLED + timedelta(microseconds=7), POLLED + timedelta(microseconds=7), True),
+        # another zone, a later instant (10:30 at UTC−02:00 is 12:30 UTC)
+        (POLLED, datetime(2025, 3, 1, 10, 30, tzinfo=timezone(timedelta(hours=-2))), True),
+        # another zone, an earlier instant (13:00 at UTC+02:00 is 11:00 UTC)
+        (POLLED, datetime(2025, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=2))), False),
+    ],
+)
+async def test_a_flushed_schedule_compares_with_rows_written_through_sqlalchemy(
+    storage: Storage, database_url: str, stored: datetime, deferred: datetime, written: bool
+) -> None:
+    """The flush writes times itself (no per-value SQLAlchemy processing): same format, order."""
+    await storage.save_feed(polled(stored))
+    storage.defer_schedule(polled(deferred))
+    await storage.flush_schedules()
+    async with await Storage.open(database_url) as other:
+        row = await other.get_feed(feed().key)
+        due = await other.list_feeds()
+    assert row is not None and due == [row]
+    expected = polled(deferred) if written else polled(stored)
+    assert (row.next_poll_at, row.last_polled_at, row.last_success_at) == (
+        expected.next_poll_at,
+        expected.last_polled_at,
+        expected.last_success_at,
+    )
+    assert row.last_polled_at is not None and row.last_polled_at.tzinfo is UTC
+
+
 async def test_schedules_being_written_are_seen_and_a_full_write_supersedes_them(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
