@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import functools
 import random
 import re
 import zlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -26,6 +25,7 @@ import aiohttp
 from yarl import URL
 
 from bot.config import PollingConfig
+from bot.feeds._slots import KeyedSlots
 from bot.feeds.errors import RetrieveError
 from bot.feeds.sources.base import NotModified, Retrieved
 
@@ -54,7 +54,7 @@ class Fetcher:
         self.settings = settings
         self._session = session
         self._owns_session = session is None
-        self._hosts = _HostLimits(settings.per_host_concurrency)
+        self._hosts = KeyedSlots(settings.per_host_concurrency)
         total = settings.total_timeout.total_seconds()
         connect = min(settings.connect_timeout.total_seconds(), total)
         self._total = total
@@ -150,11 +150,16 @@ class Fetcher:
     ) -> Retrieved | NotModified:
         """Follow up to ``max_redirects`` redirects by hand, one host slot per hop."""
         visited = [url]
+        hosts = self._hosts
         while True:
-            async with self._hosts.hold(url.host or ""):
+            host = url.host or ""
+            await hosts.take(host)
+            try:
                 if deadline.when() is None:
                     deadline.reschedule(asyncio.get_running_loop().time() + self._total)
                 result = await self._hop(url, headers)
+            finally:
+                hosts.give(host)
             if not isinstance(result, URL):
                 return result
             _check_redirect(visited, result, self.settings.max_redirects)
@@ -267,34 +272,6 @@ def parse_max_age(cache_control: str) -> float | None:
 # --- internals ------------------------------------------------------------
 
 
-@dataclass
-class _HostSlot:
-    semaphore: asyncio.Semaphore
-    users: int = 0
-
-
-class _HostLimits:
-    """One semaphore per host name, dropped again when nobody uses it."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._slots: dict[str, _HostSlot] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        slot = self._slots.get(host)
-        if slot is None:
-            slot = self._slots[host] = _HostSlot(asyncio.Semaphore(self._limit))
-        slot.users += 1
-        try:
-            async with slot.semaphore:
-                yield
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[host]
-
-
 def _authorization(auth: aiohttp.BasicAuth | tuple[str, str]) -> str:
     if isinstance(auth, aiohttp.BasicAuth):
         return auth.encode()
@@ -304,6 +281,22 @@ def _authorization(auth: aiohttp.BasicAuth | tuple[str, str]) -> str:
 
 def _checked_url(url: str, params: Mapping[str, str] | None) -> URL:
     """Parse ``url``; anything but an absolute http(s) URL is a permanent error."""
+    if not params:
+        return _checked_feed_url(url)
+    return _parsed_url(url, params)
+
+
+@functools.lru_cache(maxsize=16384)
+def _checked_feed_url(url: str) -> URL:
+    """``_parsed_url`` of a URL without extra parameters, remembered.
+
+    Feeds are polled again and again, and parsing a URL costs more than the rest of
+    preparing a request. Errors are not remembered.
+    """
+    return _parsed_url(url, None)
+
+
+def _parsed_url(url: str, params: Mapping[str, str] | None) -> URL:
     try:
         target = URL(url)
         if params:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from bot.config import BlogConfig, Settings
 from bot.events import Event, FeedFailing, FeedRecovered
+from bot.feeds._slots import KeyedSlots, Slots
 from bot.feeds.decide import after_failure, after_success, decide_entries, next_poll
 from bot.feeds.errors import RetrieveError, UpdateError
 from bot.feeds.fetch import Fetcher, backoff_delay
@@ -381,62 +382,46 @@ class BodyLimit:
     """
 
     def __init__(self, total: int, per_host: int) -> None:
-        self._total = asyncio.Semaphore(total)
-        self._per_host = per_host
-        self._hosts: dict[str, _HostSlot] = {}
+        self._total = Slots(total)
+        self._hosts = KeyedSlots(per_host)
 
     def hold(self, url: str) -> Held:
         """``async with limit.hold(url) as held:`` the slots of the feed at ``url``."""
-        host = _host(url)
-        slot = self._hosts.get(host)
-        if slot is None:
-            slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self._per_host))
-        return Held(self, host, slot)
-
-    def _leave(self, host: str, slot: _HostSlot) -> None:
-        slot.users -= 1
-        if slot.users == 0 and self._hosts.get(host) is slot:
-            del self._hosts[host]
-
-
-@dataclass(slots=True)
-class _HostSlot:
-    semaphore: asyncio.Semaphore
-    users: int = 0
+        return Held(self, _host(url))
 
 
 class Held:
     """The slots one feed holds in a :class:`BodyLimit` (an async context manager)."""
 
-    __slots__ = ("_host", "_limit", "_slot", "_taken")
+    __slots__ = ("_host", "_limit", "_taken")
 
-    def __init__(self, limit: BodyLimit, host: str, slot: _HostSlot) -> None:
+    def __init__(self, limit: BodyLimit, host: str) -> None:
         self._limit = limit
         self._host = host
-        self._slot = slot
-        self._taken: list[asyncio.Semaphore] = []
-        slot.users += 1
+        self._taken = 0  # 1: the host slot, 2: both
 
     async def __aenter__(self) -> Held:
+        limit = self._limit
+        await limit._hosts.take(self._host)
+        self._taken = 1
         try:
-            await self._slot.semaphore.acquire()
-            self._taken.append(self._slot.semaphore)
-            await self._limit._total.acquire()
-            self._taken.append(self._limit._total)
+            await limit._total.take()
         except BaseException:
-            await self.__aexit__()
+            self.release()
             raise
+        self._taken = 2
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.release()
-        if self._slot.users:
-            self._limit._leave(self._host, self._slot)
 
     def release(self) -> None:
         """Give the slots back now (again later is a no-op)."""
-        while self._taken:
-            self._taken.pop().release()
+        if self._taken == 2:
+            self._limit._total.give()
+        if self._taken:
+            self._limit._hosts.give(self._host)
+        self._taken = 0
 
 
 @functools.lru_cache(maxsize=4096)

@@ -573,14 +573,10 @@ async def _write_schedules(
             rows.append((_sqlite_time(next_poll), at, _sqlite_time(success), key, at))
         await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, rows)
         return
-    keys, next_polls, polled, success = [], [], [], []
-    for key, (next_at, polled_at, success_at) in pending.items():
-        keys.append(key)
-        next_polls.append(next_at)
-        polled.append(polled_at)
-        success.append(success_at)
+    keys = list(pending)
+    times = list(zip(*pending.values(), strict=True))  # next polls, last polls, last successes
     await connection.execute(
-        _POSTGRESQL_SCHEDULE_UPDATE, {"k": keys, "n": next_polls, "p": polled, "s": success}
+        _POSTGRESQL_SCHEDULE_UPDATE, {"k": keys, "n": times[0], "p": times[1], "s": times[2]}
     )
 
 
