@@ -135,6 +135,7 @@ class HostileServer:
         r.add_get("/redirect/loop-a", _redirect("/redirect/loop-b"))
         r.add_get("/redirect/loop-b", _redirect("/redirect/loop-a"))
         r.add_get("/redirect/chain/{n:\\d+}", self._chain)
+        r.add_get("/redirect/slow/{n:\\d+}", self._slow_chain)
         r.add_get("/redirect/relative", _redirect("../feed/good.rss", 301))
         r.add_get("/redirect/to-404", _redirect("/status/404", 307))
         r.add_get("/redirect/no-location", self._no_location)
@@ -209,6 +210,12 @@ class HostileServer:
             raise web.HTTPFound("/feed/good.rss")
         location = f"{n - 1}" if n % 2 else f"/redirect/chain/{n - 1}"
         raise web.HTTPFound(location)
+
+    async def _slow_chain(self, request: web.Request) -> web.Response:
+        """``/redirect/slow/N`` → … → 0 → ``/feed/slow``, each hop answering after 0.4 s."""
+        n = int(request.match_info["n"])
+        await self._stopped_within(0.4)
+        raise web.HTTPFound(f"/redirect/slow/{n - 1}" if n else "/feed/slow?delay=0.4")
 
     async def _cross_origin(self, request: web.Request) -> web.Response:
         """To the auth route via ``localhost``: another origin, so credentials must go."""

@@ -180,6 +180,16 @@ async def test_drip_server_is_bounded_by_timeouts(server: HostileServer, fetcher
     assert time.monotonic() - started < 0.5 + 1.0 + 1.0
 
 
+async def test_the_total_timeout_spans_every_redirect_hop(
+    server: HostileServer, fetcher: Fetcher
+) -> None:
+    started = time.monotonic()
+    error = await failure(fetcher, server.url("/redirect/slow/2"))  # 4 hops of 0.4 s each
+    assert "timed out: the response took longer than 1s in total" in str(error)
+    assert time.monotonic() - started < 1.0 + 0.3
+    assert len(server.seen("/feed/slow")) == 0  # the 4th hop never came: 1.2 s > 1 s
+
+
 async def test_stalled_body_hits_the_read_timeout(server: HostileServer, fetcher: Fetcher) -> None:
     error = await failure(fetcher, server.url("/feed/stall"))
     assert "the server sent nothing for 0.5s" in str(error)
