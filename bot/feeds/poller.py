@@ -40,13 +40,12 @@ T = TypeVar("T")
 
 ProgressCallback = Callable[[FeedOutcome], None]
 
-#: ``poll_all`` runs at most this many polls of one host's blogs at once, times the
-#: per-host fetch limit, and this many in all, times the fetch limit: more polls than
-#: fetches keep the fetches going while polls wait for their results to be stored, and
-#: a window instead of every blog at once keeps memory flat (thousands of blogs). The
-#: window per host means blogs queued for a slow host never hold the others back.
-HOST_WINDOW = 4
-TOTAL_WINDOW = 8
+#: ``poll_all`` polls at most ``per_host_concurrency`` blogs of one host at once and
+#: ``concurrency`` in all: one blog poll per fetch slot. More would only wait for the
+#: slots (the body limit holds a feed's slots from its request to its store), which
+#: costs more than it overlaps. A window instead of every blog at once keeps memory flat
+#: (thousands of blogs), and a window per host means blogs queued for a slow host never
+#: hold the others back.
 
 
 class Poller:
@@ -87,8 +86,8 @@ class Poller:
                     else self.poll_blog(b, force=force)
                 ),
                 host_of=self._host_of,
-                per_host=HOST_WINDOW * polling.per_host_concurrency,
-                total=TOTAL_WINDOW * polling.concurrency,
+                per_host=polling.per_host_concurrency,
+                total=polling.concurrency,
             )
         finally:
             for name in held:  # the blogs whose poll never started
