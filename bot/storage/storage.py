@@ -45,6 +45,8 @@ CHUNK = 500
 
 #: Seconds a deferred schedule (see ``Storage.defer_schedule``) waits before it is written.
 SCHEDULE_FLUSH_DELAY = 30.0
+#: Deferred schedules written at once, in the background, when this many are waiting.
+SCHEDULE_BATCH = 256
 
 #: What ``defer_schedule`` keeps of a feed: next_poll_at, last_polled_at, last_success_at.
 Schedule = tuple[datetime | None, datetime | None, datetime | None]
@@ -76,6 +78,7 @@ class Storage(MirrorStore, RelayStore):
         self._writing_schedules: list[dict[str, Schedule]] = []  # taken by running flushes
         self._schedule_timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
+        self._batches = True  # whether a full batch of schedules starts a write at once
         self._feed_rows: dict[str, FeedState | None] = {}  # as last read or written; None: no row
         self._feed_writes = 0  # feed writes started: a read that overlaps one is not kept
 
@@ -221,11 +224,12 @@ class Storage(MirrorStore, RelayStore):
 
         That is what most polls are (304 Not Modified): writing each at once costs a row
         write per feed and poll. They are kept here (reads of the feed see them at once)
-        and written in one statement by :meth:`flush_schedules`, which runs
-        ``SCHEDULE_FLUSH_DELAY`` seconds after the first one and on :meth:`close`.
-        Losing them in a crash only means those feeds are polled earlier, which is
-        harmless; validators, body hashes, health and events are never deferred (they go
-        through :meth:`apply_update`). A later full write of the feed supersedes it.
+        and written together: as soon as ``SCHEDULE_BATCH`` are waiting (in the background,
+        while polling goes on), else ``SCHEDULE_FLUSH_DELAY`` seconds after the first one,
+        and by :meth:`flush_schedules` and :meth:`close`. Losing them in a crash only means
+        those feeds are polled earlier, which is harmless; validators, body hashes, health
+        and events are never deferred (they go through :meth:`apply_update`). A later full
+        write of the feed supersedes it.
         """
         self._schedules[state.key] = (
             state.next_poll_at,
@@ -238,15 +242,24 @@ class Storage(MirrorStore, RelayStore):
             self._feed_rows[state.key] = _as_read(state)  # the row with this schedule
         else:  # not known, or a schedule older than the row's: the database and ``_scheduled``
             self._feed_rows.pop(state.key, None)
-        if self._schedule_timer is None:
+        if len(self._schedules) >= SCHEDULE_BATCH and not self._flushing and self._batches:
+            self._start_flush()
+        elif self._schedule_timer is None:
             loop = asyncio.get_running_loop()
             self._schedule_timer = loop.call_later(SCHEDULE_FLUSH_DELAY, self._flush_later)
 
     async def flush_schedules(self) -> None:
-        """Write the deferred schedules now, in one transaction (see :meth:`defer_schedule`).
+        """Write every deferred schedule now (see :meth:`defer_schedule`).
 
+        Waits for a write already under way, then writes the rest in one transaction.
         A schedule never moves a feed's times backwards (a newer full write wins).
         """
+        running = [task for task in self._flushing if task is not asyncio.current_task()]
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)  # they log their errors
+        await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
         if self._schedule_timer is not None:
             self._schedule_timer.cancel()
             self._schedule_timer = None
@@ -257,6 +270,7 @@ class Storage(MirrorStore, RelayStore):
         try:
             async with self._writing(f"save the schedules of {len(pending)} feeds") as connection:
                 await _write_schedules(connection, self._dialect, pending)
+            self._batches = True
         except BaseException:
             for key, schedule in pending.items():  # kept for the next try, unless superseded
                 self._schedules.setdefault(key, schedule)
@@ -266,15 +280,22 @@ class Storage(MirrorStore, RelayStore):
 
     def _flush_later(self) -> None:
         self._schedule_timer = None
+        self._start_flush()
+
+    def _start_flush(self) -> None:
+        if self._schedule_timer is not None:
+            self._schedule_timer.cancel()
+            self._schedule_timer = None
         task = asyncio.get_running_loop().create_task(self._flush_logged())
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
     async def _flush_logged(self) -> None:
         try:
-            await self.flush_schedules()
+            await self._flush_pending()
         except StorageError as error:
             log.warning("%s; will try again", error)
+            self._batches = False  # until a write succeeds: only the timer tries again
             if self._schedules and self._schedule_timer is None:
                 loop = asyncio.get_running_loop()
                 self._schedule_timer = loop.call_later(SCHEDULE_FLUSH_DELAY, self._flush_later)
@@ -570,7 +591,8 @@ async def _write_schedules(
         rows = []
         for key, (next_poll, polled, success) in pending.items():
             at = _sqlite_time(polled)
-            rows.append((_sqlite_time(next_poll), at, _sqlite_time(success), key, at))
+            succeeded = at if success is polled else _sqlite_time(success)
+            rows.append((_sqlite_time(next_poll), at, succeeded, key, at))
         await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, rows)
         return
     keys = list(pending)
@@ -592,7 +614,7 @@ def _sqlite_time(value: datetime | None) -> str | None:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} (give a time zone)")
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
 
 _SQLITE_SCHEDULE_UPDATE = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage import Storage, StorageError
+from bot.storage import storage as storage_module
 from bot.storage.records import FeedState, UpdateResult
 from tests.storage.factories import feed
 
@@ -92,7 +94,13 @@ POLLED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def polled(at: datetime) -> FeedState:
-    return feed(next_poll_at=at + timedelta(minutes=5), last_polled_at=at, last_success_at=at)
+    return polled_as(feed(), at)
+
+
+def polled_as(state: FeedState, at: datetime) -> FeedState:
+    return dataclasses.replace(
+        state, next_poll_at=at + timedelta(minutes=5), last_polled_at=at, last_success_at=at
+    )
 
 
 async def test_a_deferred_schedule_is_read_at_once_and_written_on_flush(
@@ -168,6 +176,52 @@ async def test_a_flushed_schedule_compares_with_rows_written_through_sqlalchemy(
         expected.last_success_at,
     )
     assert row.last_polled_at is not None and row.last_polled_at.tzinfo is UTC
+
+
+async def test_a_full_batch_of_schedules_is_written_in_the_background(
+    storage: Storage, database_url: str
+) -> None:
+    states = [feed(key=f"a:{n:04d}") for n in range(storage_module.SCHEDULE_BATCH)]
+    await storage.apply_updates([UpdateResult(state) for state in states])
+    for state in states[:-1]:
+        storage.defer_schedule(polled_as(state, POLLED))
+    assert not storage._flushing  # one short of a batch: waits for the timer
+    storage.defer_schedule(polled_as(states[-1], POLLED))
+    assert storage._flushing  # a full batch: written now, without waiting to be asked
+    await asyncio.gather(*storage._flushing)
+    async with await Storage.open(database_url) as other:
+        stored = await other.list_feeds()
+    assert {state.last_polled_at for state in stored} == {POLLED}
+
+
+async def test_a_failed_batch_write_leaves_later_ones_to_the_timer_and_loses_nothing(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    batch = storage_module.SCHEDULE_BATCH
+    states = [feed(key=f"a:{n:04d}") for n in range(batch + 1)]
+    await storage.apply_updates([UpdateResult(state) for state in states])
+    writing = storage._writing
+
+    @contextlib.asynccontextmanager
+    async def full_disk(action: str) -> AsyncIterator[AsyncConnection]:
+        if "schedules" in action:
+            raise StorageError("could not save the schedules: the disk is full")
+        async with writing(action) as connection:
+            yield connection
+
+    monkeypatch.setattr(storage, "_writing", full_disk)
+    for state in states[:batch]:
+        storage.defer_schedule(polled_as(state, POLLED))
+    await asyncio.gather(*storage._flushing)
+    assert "the disk is full; will try again" in caplog.text
+    storage.defer_schedule(polled_as(states[-1], POLLED))
+    assert not storage._flushing  # no write per poll while the database fails
+    monkeypatch.undo()
+    await storage.flush_schedules()
+    assert {state.last_polled_at for state in await storage.list_feeds()} == {POLLED}
+    for state in states[:batch]:  # written again: batches start writes at once again
+        storage.defer_schedule(polled_as(state, POLLED + timedelta(minutes=5)))
+    assert storage._flushing
 
 
 async def test_schedules_being_written_are_seen_and_a_full_write_supersedes_them(
