@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
+import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -582,24 +585,48 @@ async def _write_schedules(
 ) -> None:
     """Write deferred schedules; a schedule never moves a row's last poll time backwards.
 
-    This runs once per cycle for every unchanged feed, so it skips SQLAlchemy's per-value
-    processing, which cost more than the write itself: on SQLite one prepared statement over
-    rows of ready-made time strings (the format SQLAlchemy stores, see ``_sqlite_time``), on
-    PostgreSQL one statement over arrays.
+    This runs for every unchanged poll, so it skips SQLAlchemy's per-value processing, which
+    cost more than the write itself, and uses one parameter per column or less: on SQLite
+    one statement joining a JSON array of rows of ready-made time strings (the format
+    SQLAlchemy stores, see ``_sqlite_time``), which SQLite works through without holding
+    the GIL (binding rows one by one would take it for every row, slowing the event loop
+    while the write runs in the background); before SQLite 3.33, one prepared statement
+    per row. On PostgreSQL, one statement over arrays.
     """
+    if dialect == "sqlite" and not _sqlite_joins_json():
+        rows_many = []
+        for key, (next_poll, polled, success) in pending.items():
+            at = _sqlite_time(polled)
+            rows_many.append((_sqlite_time(next_poll), at, _sqlite_time(success), key, at))
+        await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE_MANY, rows_many)
+        return
     if dialect == "sqlite":
         rows = []
         for key, (next_poll, polled, success) in pending.items():
             at = _sqlite_time(polled)
             succeeded = at if success is polled else _sqlite_time(success)
-            rows.append((_sqlite_time(next_poll), at, succeeded, key, at))
-        await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, rows)
+            rows.append((key, _sqlite_time(next_poll), at, succeeded))
+        # one parameter, one statement: SQLite works through the rows without the GIL
+        await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, (json.dumps(rows),))
         return
     keys = list(pending)
     times = list(zip(*pending.values(), strict=True))  # next polls, last polls, last successes
     await connection.execute(
         _POSTGRESQL_SCHEDULE_UPDATE, {"k": keys, "n": times[0], "p": times[1], "s": times[2]}
     )
+
+
+@functools.cache
+def _sqlite_joins_json() -> bool:
+    """Whether this SQLite has ``UPDATE ... FROM`` (3.33) and the JSON functions."""
+    if sqlite3.sqlite_version_info < (3, 33, 0):
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as probe:
+            probe.execute("SELECT value FROM json_each('[1]')").fetchall()
+    except sqlite3.Error:
+        return False
+    return True
 
 
 def _sqlite_time(value: datetime | None) -> str | None:
@@ -618,6 +645,14 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 
 _SQLITE_SCHEDULE_UPDATE = (
+    "UPDATE feeds SET next_poll_at = json_extract(s.value, '$[1]'), "
+    "last_polled_at = json_extract(s.value, '$[2]'), "
+    "last_success_at = json_extract(s.value, '$[3]') "
+    "FROM json_each(?) AS s "
+    "WHERE feeds.key = json_extract(s.value, '$[0]') AND "
+    "(feeds.last_polled_at IS NULL OR feeds.last_polled_at <= json_extract(s.value, '$[2]'))"
+)
+_SQLITE_SCHEDULE_UPDATE_MANY = (
     "UPDATE feeds SET next_poll_at = ?, last_polled_at = ?, last_success_at = ? "
     "WHERE key = ? AND (last_polled_at IS NULL OR last_polled_at <= ?)"
 )
