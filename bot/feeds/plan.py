@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from bot.config import BlogConfig, secret
@@ -98,7 +97,6 @@ class FollowedPost:
     key: str
     listing_url: str
     source: Source
-    published: datetime | None
 
 
 #: Per blog name: (what the list was computed from, the followed posts); see ``plan_comments``.
@@ -198,8 +196,13 @@ async def plan_comments(
 async def _per_post(
     blog: BlogConfig, states: FeedStates, cache: FollowedCache | None
 ) -> list[Planned]:
+    """The comment listing of each followed post. A new one emits on its first poll when its
+    post was announced (new since the first sync, or backfilled), else it records a baseline:
+    the outbox tells, as dates cannot (RSS dates have whole seconds, some posts have none)."""
     followed = await _followed_posts(blog, states, cache)
     known = await states.get_many([comments_key(blog, post.key) for post in followed])
+    unplanned = [post.key for post in followed if comments_key(blog, post.key) not in known]
+    announced = await states.storage.announced_posts(blog.name, unplanned) if unplanned else set()
     planned = []
     for post in followed:
         key = comments_key(blog, post.key)
@@ -211,7 +214,7 @@ async def _per_post(
                 url=post.listing_url,
                 role="post_comments",
                 post_key=post.key,
-                emit_on_first_poll=_is_new_post(post, await states.get(posts_key(blog))),
+                emit_on_first_poll=post.key in announced,
             )
             await states.save(state)
         planned.append(Planned(state, post.source))
@@ -247,17 +250,10 @@ async def _followed_posts(
             source = FeedCommentsSource(url, post_key=post.key, post_url=post.entry.url)
         else:
             continue
-        followed.append(FollowedPost(post.key, url, source, post.published))
+        followed.append(FollowedPost(post.key, url, source))
     if cache is not None and body_hash is not None:
         cache[blog.name] = (made_from, followed)
     return followed
-
-
-def _is_new_post(post: FollowedPost, posts_state: FeedState | None) -> bool:
-    """A post published after the blog's first sync was announced: all its comments are news."""
-    if posts_state is None or posts_state.synced_at is None or post.published is None:
-        return False
-    return post.published > posts_state.synced_at
 
 
 async def _saved(

@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.events import NewPost
 from bot.feeds.models import EntryKind
 from bot.storage import rows
 from bot.storage.engine import create_engine, describe, normalise_url, write_transaction
@@ -479,6 +480,22 @@ class Storage(MirrorStore, RelayStore):
             if not readable:
                 return await self.pending_events(limit, after_id, blog=blog)
         return readable
+
+    async def announced_posts(self, blog: str, keys: Iterable[str]) -> set[str]:
+        """The posts among ``keys`` that ``blog``'s outbox holds a ``new_post`` event of.
+
+        Those were announced (new since the blog's first sync, or backfilled); the others were
+        recorded in a baseline. Delivered events count: the outbox keeps them.
+        """
+        post_key = events.c.payload[("post", "key")].as_string()
+        found: set[str] = set()
+        async with self._reading(f"read the posts announced on blog {blog!r}") as connection:
+            for chunk in _chunks(sorted(set(keys))):
+                query = sa.select(post_key).where(
+                    events.c.blog == blog, events.c.type == NewPost.type, post_key.in_(chunk)
+                )
+                found.update(await connection.scalars(query))
+        return found
 
     async def mark_delivered(self, ids: Sequence[int]) -> None:
         """Record delivery; ids already delivered keep their first delivery time."""

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config import AnnounceConfig, BlogConfig, CommentsConfig
+from bot.events import NewComment, NewPost
 from bot.feeds.errors import UpdateError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import Entry, EntryKind
@@ -57,9 +58,14 @@ def stored_post(
 
 
 async def store_posts(
-    storage: Storage, blog: BlogConfig, posts: list[Entry], removed: AbstractSet[str] = frozenset()
+    storage: Storage,
+    blog: BlogConfig,
+    posts: list[Entry],
+    removed: AbstractSet[str] = frozenset(),
+    *,
+    announced: AbstractSet[str] = frozenset(),
 ) -> None:
-    """Posts as a synced posts feed would have left them."""
+    """Posts as a synced posts feed would have left them: ``announced`` ones as new."""
     state = FeedState(
         key=f"{blog.name}:posts",
         blog=blog.name,
@@ -68,7 +74,8 @@ async def store_posts(
         synced_at=SYNCED,
     )
     writes = tuple(ItemWrite(blog.name, p, "h", removed=p.key in removed) for p in posts)
-    await storage.apply_update(UpdateResult(state, writes))
+    events = tuple(NewPost(blog.name, p) for p in posts if p.key in announced)
+    await storage.apply_update(UpdateResult(state, writes, events))
 
 
 # --- posts listings -------------------------------------------------------------------
@@ -192,7 +199,7 @@ async def test_per_post_comment_feeds_follow_the_newest_posts(
         stored_post(4, SYNCED + timedelta(hours=1), comments_feed=feed.format(4)),
         stored_post(5, SYNCED + timedelta(hours=2), comments_feed=feed.format(5)),
     ]
-    await store_posts(storage, blog, posts, removed={"post-5"})
+    await store_posts(storage, blog, posts, removed={"post-5"}, announced={"post-4"})
 
     planned = await plan_comments(blog, storage, await plan_posts(blog, storage, fetcher))
 
@@ -203,13 +210,55 @@ async def test_per_post_comment_feeds_follow_the_newest_posts(
         assert p.state.role == "post_comments" and p.state.post_key == p.source.post_key
         assert p.source.url == p.state.url == feed.format(str(p.state.post_key)[len("post-") :])
     new_post, old_post = planned
-    assert new_post.state.emit_on_first_poll, "published after the first sync: announced"
+    assert new_post.state.emit_on_first_poll, "announced as new: its comments are news"
     assert not old_post.state.emit_on_first_poll, "known at the baseline: its comments too"
     assert await storage.get_feed("modite:comments:post-4") == new_post.state
 
     await storage.save_feed(dataclasses.replace(new_post.state, etag='"kept"'))
     again = await plan_comments(blog, storage, planned)
     assert again[0].state.etag == '"kept"', "existing comment feed rows are reused"
+
+
+@pytest.mark.parametrize("platform", ["feed", "isso"])
+async def test_comments_are_news_for_the_posts_announced_as_new_whatever_their_dates(
+    platform: str, storage_each_db: Storage, fetcher: Fetcher
+) -> None:
+    """The outbox decides, not dates: RSS dates have whole seconds, blogs' clocks run ahead,
+    some posts have no date. A post announced (a new_post event, even delivered) was new
+    since the first sync or backfilled; any other post was recorded in the baseline."""
+    storage = storage_each_db
+    blog = blog_config(
+        platform=platform,
+        url="https://blog.example/",
+        posts_feed="https://blog.example/feed",
+        isso_url="http://isso.example:8080/" if platform == "isso" else None,
+    )
+    posts = [
+        stored_post(n, published, comments_feed=f"https://blog.example/{n}/feed/")
+        for n, published in [
+            (1, SYNCED - timedelta(days=1)),
+            (2, SYNCED + timedelta(hours=1)),  # dated after the sync, yet there at it
+            (3, SYNCED),  # published in the second of the sync, after it
+            (4, None),
+        ]
+    ]
+    await store_posts(storage, blog, posts, announced={"post-3", "post-4"})
+    [delivered, _] = await storage.pending_events()
+    await storage.mark_delivered([delivered.id])
+    elsewhere = stored_post(1, SYNCED, comments_feed="https://other.example/1/feed/")
+    await storage.enqueue_events(
+        [
+            NewPost("other", elsewhere),  # the same key, on another blog
+            NewComment("modite", Entry(EntryKind.COMMENT, "c-1", post_key="post-1")),
+        ]
+    )
+
+    planned = await plan_comments(blog, storage, await plan_posts(blog, storage, fetcher))
+
+    news = {str(p.state.post_key): p.state.emit_on_first_poll for p in planned}
+    assert news == {"post-1": False, "post-2": False, "post-3": True, "post-4": True}
+    for p in planned:
+        assert await storage.get_feed(p.state.key) == p.state
 
 
 async def test_no_comment_listings_without_a_posts_listing(storage: Storage) -> None:

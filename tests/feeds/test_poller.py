@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 
-from bot.config import AnnounceConfig, BlogConfig, PollingConfig, Settings
+from bot.config import AnnounceConfig, BlogConfig, CommentsConfig, PollingConfig, Settings
 from bot.events import Event, FeedFailing, NewComment, NewPost
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
@@ -135,6 +135,88 @@ async def test_posts_first_and_comments_of_new_posts_are_news(
         clock.advance(INTERVAL)
         await run.poller.poll_blog(run.blog("modite"), force=True)
         assert await run.new_events() == [], "nothing is announced twice"
+
+
+async def test_a_post_published_in_the_second_of_the_first_sync_has_its_comments_announced(
+    storage_each_db: Storage, fetcher: Fetcher, clock: Clock
+) -> None:
+    """RSS dates have whole seconds and the sync time has microseconds: dates cannot tell."""
+    storage = storage_each_db
+    async with FeedSite() as site:
+        second = clock.now
+        site.add_post(1, second - timedelta(days=1), comments=1)
+        clock.advance(timedelta(microseconds=400_000))
+        run = Run(make_settings(feed_blog(site)), storage, fetcher, clock)
+        await run.poller.poll_blog(run.blog("modite"), force=True)
+        assert await run.new_events() == []
+        posts = await storage.get_feed("modite:posts")
+        assert posts is not None and posts.synced_at == clock.now
+
+        late = site.add_post(2, second, comments=2)  # written after the sync, dated its second
+        clock.advance(INTERVAL)
+        await run.poller.poll_blog(run.blog("modite"), force=True)
+
+        events = await run.new_events()
+        assert [type(e) for e in events] == [NewPost, NewComment, NewComment]
+        assert isinstance(events[0], NewPost) and events[0].post.key == site.post_guid(late)
+        assert [e.comment.key for e in events if isinstance(e, NewComment)] == [
+            f"{site.post_guid(late)}#comment-{c.n}" for c in late.comments
+        ], "the comments of a post announced as new are news"
+
+
+async def test_comments_of_posts_there_at_the_first_sync_stay_a_baseline_whatever_their_dates(
+    storage_each_db: Storage, fetcher: Fetcher, clock: Clock
+) -> None:
+    """Posts dated after the first sync (the blog's clock runs ahead) were still there at it:
+    their comments are old, whether the post is followed at once or only later."""
+    storage = storage_each_db
+    async with FeedSite() as site:
+        followed_later = site.add_post(1, clock.now + timedelta(seconds=2), comments=2)
+        site.add_post(2, clock.now + timedelta(seconds=3), comments=1)
+        one = feed_blog(site, comments=CommentsConfig(follow_posts=1))
+        run = Run(make_settings(one), storage, fetcher, clock)
+
+        first = await run.poller.poll_blog(run.blog("modite"), force=True)
+
+        assert len(first) == 2, "the posts feed, then the newest post's comments"
+        assert await run.new_events() == [], "the first sync is a baseline"
+
+        clock.advance(INTERVAL)
+        two = feed_blog(site, comments=CommentsConfig(follow_posts=2))
+        run = Run(make_settings(two), storage, fetcher, clock)
+        await run.poller.poll_blog(run.blog("modite"), force=True)
+
+        state = await storage.get_feed(f"modite:comments:{site.post_guid(followed_later)}")
+        assert state is not None and state.synced_at == clock.now
+        assert await run.new_events() == [], "followed later, still there at the first sync"
+
+        reply = site.add_comment(followed_later, clock.now)
+        clock.advance(INTERVAL)
+        await run.poller.poll_blog(run.blog("modite"), force=True)
+        [event] = await run.new_events()
+        assert isinstance(event, NewComment)
+        assert event.comment.key == f"{site.post_guid(followed_later)}#comment-{reply.n}"
+
+
+async def test_a_backfilled_post_is_announced_with_the_comments_it_has(
+    storage_each_db: Storage, fetcher: Fetcher, clock: Clock
+) -> None:
+    """Its thread shows its comments, as a resync would fill them in; other posts' stay old."""
+    storage = storage_each_db
+    async with FeedSite() as site:
+        site.add_post(1, clock.now - timedelta(days=2), comments=1)
+        newest = site.add_post(2, clock.now - timedelta(days=1), comments=2)
+        blog = feed_blog(site, announce=AnnounceConfig(channel=111, backfill=1))
+        run = Run(make_settings(blog), storage, fetcher, clock)
+
+        await run.poller.poll_blog(run.blog("modite"), force=True)
+
+        events = await run.new_events()
+        assert [type(e) for e in events] == [NewPost, NewComment, NewComment]
+        assert isinstance(events[0], NewPost) and events[0].post.key == site.post_guid(newest)
+        assert [e.comment.key for e in events if isinstance(e, NewComment)] == [
+            f"{site.post_guid(newest)}#comment-{c.n}" for c in newest.comments
+        ]
 
 
 # --- several real blogs at once -------------------------------------------------------

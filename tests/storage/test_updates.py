@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from bot.events import CommentRemoved, Event, FeedFailing, FeedRecovered, NewComment
+from bot.events import CommentRemoved, Event, FeedFailing, FeedRecovered, NewComment, NewPost
 from bot.storage import Storage, StorageError
 from bot.storage.records import UpdateResult
 from tests.storage.conftest import START, FakeClock
@@ -112,6 +112,22 @@ async def test_mark_delivered_with_more_ids_than_one_query_takes(storage: Storag
     )
     await storage.mark_delivered(ids[:1100])
     assert [e.id for e in await storage.pending_events()] == ids[1100:]
+
+
+async def test_announced_posts_are_those_the_outbox_holds_a_new_post_event_of(
+    storage: Storage,
+) -> None:
+    posts = feed(f"{BLOG}:posts", role="posts")
+    await storage.apply_update(update(posts, (post(1), post(2)), events=(announce(post(2)),)))
+    ids = await storage.apply_update(update(posts, (post(3), comment(1, post=1))))
+    await storage.mark_delivered(ids[:1])
+    await storage.enqueue_events([NewPost("other", post(1))])
+    asked = [f"post-{n}" for n in range(1200)]
+
+    assert await storage.announced_posts(BLOG, asked) == {"post-2", "post-3"}
+    assert await storage.announced_posts(BLOG, ["post-3", "post-3"]) == {"post-3"}
+    assert await storage.announced_posts("other", asked) == {"post-1"}
+    assert await storage.announced_posts(BLOG, []) == set()
 
 
 async def test_state_survives_a_restart(database_url: str, clock: FakeClock) -> None:
