@@ -13,7 +13,7 @@ import functools
 import logging
 import operator
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -115,25 +115,29 @@ class Updater:
     async def update_feed(self, blog: BlogConfig, state: FeedState, source: Source) -> FeedOutcome:
         """Poll one feed once; never raises for the feed's own failures."""
         now = self.clock()
+        held = self._bodies.hold(state.url)
         try:
-            async with self._bodies.hold(state.url) as held:
+            await held.take()
+            try:
                 retrieved = await source.retrieve(self.fetcher, state, now)
                 if isinstance(retrieved, NotModified):
                     held.release()
-                    return await self._unchanged(
+                    done = self._unchanged(
                         blog, state, now, retrieved.max_age, Outcome.NOT_MODIFIED
                     )
+                    return done if isinstance(done, FeedOutcome) else await done
                 if state.synced_at is not None and retrieved.body_hash == state.body_hash:
                     held.release()
                     validators = (retrieved.etag, retrieved.last_modified)
                     max_age = retrieved.max_age
                     del retrieved  # the body: not kept while the write waits for its batch
-                    return await self._unchanged(
-                        blog, state, now, max_age, Outcome.UNCHANGED, validators
-                    )
+                    done = self._unchanged(blog, state, now, max_age, Outcome.UNCHANGED, validators)
+                    return done if isinstance(done, FeedOutcome) else await done
                 context = self._context(blog, state, now)
                 parsed = await self.parser.run(source.parse, retrieved, context)
                 return await self._store(blog, state, retrieved, parsed, now)
+            finally:
+                held.release()
         except UpdateError as error:
             return await self.record_failure(blog, state, error, now)
         except Exception as error:  # an unexpected bug must still not stop the other feeds
@@ -192,7 +196,7 @@ class Updater:
             max_age=max_age,
         )
 
-    async def _unchanged(
+    def _unchanged(
         self,
         blog: BlogConfig,
         state: FeedState,
@@ -200,8 +204,12 @@ class Updater:
         max_age: float | None,
         outcome: Outcome,
         validators: tuple[str | None, str | None] | None = None,
-    ) -> FeedOutcome:
-        """Nothing new: only the feed's row changes (validators, schedule, health)."""
+    ) -> FeedOutcome | Awaitable[FeedOutcome]:
+        """Nothing new: only the feed's row changes (validators, schedule, health).
+
+        The common case, where only the schedule changes, is done here and now (a deferred
+        write, see ``Storage.defer_schedule``); otherwise the write to wait for is returned.
+        """
         etag, last_modified = validators or (state.etag, state.last_modified)
         new_state, events = after_success(
             state,
@@ -212,8 +220,13 @@ class Updater:
             body_hash=state.body_hash,
         )
         if not events and _only_schedule_differs(state, new_state):
-            self.storage.defer_schedule(new_state)  # the common poll: see Storage.defer_schedule
+            self.storage.defer_schedule(new_state)
             return FeedOutcome(state.key, outcome, state=new_state)
+        return self._write_unchanged(state, new_state, events, outcome)
+
+    async def _write_unchanged(
+        self, state: FeedState, new_state: FeedState, events: tuple[Event, ...], outcome: Outcome
+    ) -> FeedOutcome:
         events = await self._coalesced(state, events)
         await self._commits.apply(UpdateResult(new_state, (), events))
         return FeedOutcome(state.key, outcome, len(events), state=new_state)
@@ -400,7 +413,8 @@ class Held:
         self._host = host
         self._taken = 0  # 1: the host slot, 2: both
 
-    async def __aenter__(self) -> Held:
+    async def take(self) -> None:
+        """Wait for the host's slot, then for one of all; ``release`` gives them back."""
         limit = self._limit
         await limit._hosts.take(self._host)
         self._taken = 1
@@ -410,6 +424,9 @@ class Held:
             self.release()
             raise
         self._taken = 2
+
+    async def __aenter__(self) -> Held:
+        await self.take()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
