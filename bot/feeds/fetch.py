@@ -59,7 +59,7 @@ class Fetcher:
         connect = min(settings.connect_timeout.total_seconds(), total)
         self._total = total
         self._timeout = aiohttp.ClientTimeout(
-            total=None,
+            total=total,
             connect=connect,
             sock_connect=connect,
             sock_read=min(total, max(connect, total / 2)),
@@ -113,8 +113,7 @@ class Fetcher:
         if auth is not None:
             headers["Authorization"] = _authorization(auth)
         try:
-            async with asyncio.timeout(None) as deadline:
-                return await self._follow(target, headers, deadline)
+            return await self._follow(target, headers)
         except TimeoutError as exc:
             raise RetrieveError(
                 url, f"timed out: the response took longer than {self._total:g}s in total"
@@ -142,22 +141,25 @@ class Fetcher:
             )
         return self._session
 
-    async def _follow(
-        self,
-        url: URL,
-        headers: dict[str, str],
-        deadline: asyncio.Timeout,
-    ) -> Retrieved | NotModified:
-        """Follow up to ``max_redirects`` redirects by hand, one host slot per hop."""
+    async def _follow(self, url: URL, headers: dict[str, str]) -> Retrieved | NotModified:
+        """Follow up to ``max_redirects`` redirects by hand, one host slot per hop.
+
+        The total timeout runs from the first hop's start (not while it waits for its host
+        slot) to the end of the last body: aiohttp enforces it on each hop, with what is left.
+        """
         visited = [url]
         hosts = self._hosts
+        deadline = 0.0
         while True:
             host = url.host or ""
             await hosts.take(host)
             try:
-                if deadline.when() is None:
-                    deadline.reschedule(asyncio.get_running_loop().time() + self._total)
-                result = await self._hop(url, headers)
+                if len(visited) == 1:
+                    deadline = asyncio.get_running_loop().time() + self._total
+                    timeout = self._timeout
+                else:
+                    timeout = self._timeout_for(deadline - asyncio.get_running_loop().time())
+                result = await self._hop(url, headers, timeout)
             finally:
                 hosts.give(host)
             if not isinstance(result, URL):
@@ -168,7 +170,23 @@ class Fetcher:
             visited.append(result)
             url = result
 
-    async def _hop(self, url: URL, headers: dict[str, str]) -> Retrieved | NotModified | URL:
+    def _timeout_for(self, total: float) -> aiohttp.ClientTimeout:
+        """The request timeouts with ``total`` seconds left in all."""
+        if total <= 0:
+            raise TimeoutError
+        return aiohttp.ClientTimeout(
+            total=total,
+            connect=min(self._timeout.connect or total, total),
+            sock_connect=min(self._timeout.sock_connect or total, total),
+            sock_read=min(self._timeout.sock_read or total, total),
+        )
+
+    async def _hop(
+        self,
+        url: URL,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's own, per request)
+    ) -> Retrieved | NotModified | URL:
         """One request: a result, or the URL a redirect points to."""
         session = self._session_for_request()
         try:
@@ -178,13 +196,15 @@ class Fetcher:
                 allow_redirects=False,
                 auto_decompress=False,
                 raise_for_status=False,
-                timeout=self._timeout,
+                timeout=timeout,
             ) as response:
                 if response.status in REDIRECT_STATUSES:
                     return _redirect_target(url, response)
                 return await self._response_result(url, response)
         except aiohttp.ClientError as exc:
-            raise _translate(url, exc, self._timeout) from exc
+            raise _translate(url, exc, timeout) from exc
+        except TimeoutError:  # the total timeout (an OSError too): ``get`` words it
+            raise
         except OSError as exc:
             raise RetrieveError(str(url), f"network error: {exc.strerror or exc}") from exc
 
@@ -399,8 +419,11 @@ async def _read_body(url: URL, response: aiohttp.ClientResponse, limit: int) -> 
         raise RetrieveError(
             str(url), f"the body is {length} bytes, more than the limit of {limit} bytes"
         )
+    encoding = response.headers.get("Content-Encoding", "")
+    if length is not None and encoding in ("", "identity"):
+        return await response.read()  # aiohttp reads exactly ``length`` bytes: within the limit
     try:
-        decoder = _Decoder.for_encoding(response.headers.get("Content-Encoding", ""), limit)
+        decoder = _Decoder.for_encoding(encoding, limit)
         body = bytearray()
         received = 0
         async for chunk in response.content.iter_chunked(_CHUNK):

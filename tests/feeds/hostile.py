@@ -130,6 +130,7 @@ class HostileServer:
         r.add_get("/feed/huge-chunked", self._huge)
         r.add_get("/feed/drip", self._drip)
         r.add_get("/feed/stall", self._stall)
+        r.add_get("/feed/short", self._short)
         r.add_get("/feed/slow", self._slow)
         r.add_get("/feed/conditional", self._conditional)
         r.add_get("/redirect/loop-a", _redirect("/redirect/loop-b"))
@@ -168,6 +169,16 @@ class HostileServer:
             if self._stopping.is_set():
                 break
             await response.write(chunk)
+        return response
+
+    async def _short(self, request: web.Request) -> web.StreamResponse:
+        """Declares 5,000 bytes, sends 500, closes the connection."""
+        response = web.StreamResponse(headers={"Content-Type": RSS})
+        response.content_length = 5000
+        await response.prepare(request)
+        await response.write(synthetic("posts.rss")[:500])
+        assert request.transport is not None
+        request.transport.close()
         return response
 
     async def _drip(self, request: web.Request) -> web.StreamResponse:

@@ -164,6 +164,13 @@ async def test_huge_body_with_content_length_is_refused_up_front(
     assert time.monotonic() - started < 1.0
 
 
+async def test_a_body_shorter_than_its_content_length_is_an_error(
+    server: HostileServer, fetcher: Fetcher
+) -> None:
+    error = await failure(fetcher, server.url("/feed/short"))
+    assert "the response body was cut off or malformed" in str(error)
+
+
 async def test_huge_chunked_body_is_cut_at_the_limit(
     server: HostileServer, fetcher: Fetcher
 ) -> None:
