@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ import pytest
 
 from bot.config import AnnounceConfig, BlogConfig, CommentsConfig, PollingConfig, Settings
 from bot.events import Event, FeedFailing, NewComment, NewPost
+from bot.feeds import poller as poller_module
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
 from bot.feeds.poller import Poller, summarise
@@ -507,6 +508,40 @@ async def test_two_polls_of_one_blog_never_overlap_but_blogs_do(
         assert (len(one.seen("/feed")), len(other.seen("/feed"))) == (5, 2), "every poll ran"
         assert (one.load.peak, other.load.peak) == (1, 1), "one at a time per blog, all ways"
         assert both.peak == 2, "different blogs are polled at the same time"
+
+
+async def test_poll_all_prepares_many_blogs_in_chunks_letting_the_loop_run(
+    storage: Storage, fetcher: Fetcher, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poller_module, "PREPARE_CHUNK", 2)
+    async with FeedSite() as site:
+        site.add_post(1, clock.now - timedelta(days=1), comment_feed=False)
+        blogs = [feed_blog(site, f"b{n}") for n in range(5)]
+        run = Run(make_settings(*blogs), storage, fetcher, clock)
+        ticks = 0
+        prepared_at: list[tuple[int, list[str]]] = []  # (ticks, blogs) per chunk prepared
+        keys = run.poller._keys
+
+        def recording_keys(chunk: Sequence[BlogConfig]) -> list[str]:
+            prepared_at.append((ticks, [blog.name for blog in chunk]))
+            return keys(chunk)
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        monkeypatch.setattr(run.poller, "_keys", recording_keys)
+        ticking = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0)
+        outcomes = await run.poller.poll_all(force=True)
+        ticking.cancel()
+
+        assert sorted(o.feed for o in outcomes) == sorted(f"b{n}:posts" for n in range(5))
+        assert [names for _, names in prepared_at] == [["b0", "b1"], ["b2", "b3"], ["b4"]]
+        moments = [at for at, _ in prepared_at]
+        assert moments == sorted(set(moments)), "other tasks ran between the chunks"
 
 
 class StorageGoneUpdater(Updater):
