@@ -905,5 +905,6 @@ def main(options: Options) -> int:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{options.name}.json"
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"bench: wrote {path.relative_to(ROOT)} ({result['wall_seconds']} s in all)")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # --name /tmp/x
+    print(f"bench: wrote {shown} ({result['wall_seconds']} s in all)")
     return 1 if result["expectations"] else 0
