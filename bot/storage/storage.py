@@ -47,6 +47,10 @@ Clock = Callable[[], datetime]
 #: Bound parameters per ``IN (...)`` list: well under SQLite's and asyncpg's limits.
 CHUNK = 500
 
+#: Posts ``newest_posts_many`` reads per query at most: turning rows into items holds the
+#: event loop (~30 ms per 1,000 posts), so more at once would delay everything else.
+POSTS_PER_QUERY = 1000
+
 #: Seconds a deferred schedule (see ``Storage.defer_schedule``) waits before it is written.
 SCHEDULE_FLUSH_DELAY = 30.0
 #: Deferred schedules written at once, in the background, when this many are waiting.
@@ -370,13 +374,14 @@ class Storage(MirrorStore, RelayStore):
     async def newest_posts_many(
         self, blogs: Iterable[str], limit: int
     ) -> dict[str, list[KnownItem]]:
-        """:meth:`newest_posts` of each of ``blogs`` (every one a key), in one query per 500.
+        """:meth:`newest_posts` of each of ``blogs`` (every one a key), many blogs per query.
 
         For planning the first poll cycle after a start, which would otherwise read the
-        posts of thousands of blogs one query (and one pooled connection) at a time.
+        posts of thousands of blogs one query (and one pooled connection) at a time. A
+        query covers up to 500 blogs and ``POSTS_PER_QUERY`` posts (``limit`` per blog).
         """
         found: dict[str, list[KnownItem]] = {blog: [] for blog in blogs}
-        for chunk in _chunks(sorted(found)):
+        for chunk in _chunks(sorted(found), max(1, min(CHUNK, POSTS_PER_QUERY // limit))):
             newest = sa.func.row_number().over(partition_by=items.c.blog, order_by=_NEWEST_FIRST)
             ranked = sa.select(items, newest.label("newest")).where(_visible_posts(chunk))
             ranked_rows = ranked.subquery()

@@ -148,7 +148,7 @@ async def test_newest_posts_many_is_newest_posts_of_each_blog(
     await storage.apply_update(UpdateResult(feed(), writes=(on("one", post(7), removed=True),)))
     blogs = ["one", "two", "only-removed", "only-comments", "unknown"]
 
-    for limit in (1, 3, 5, 50):
+    for limit in (1, 3, 5, 50, 500):  # 500: two blogs per query (POSTS_PER_QUERY)
         many = await storage.newest_posts_many(iter(blogs), limit)
         assert many == {blog: await storage.newest_posts(blog, limit) for blog in blogs}
     assert [item.key for item in many["one"]] == [
