@@ -29,6 +29,7 @@ from bot.feeds.plan import (
     plan_comments,
     plan_posts,
     posts_key,
+    read_followed_ahead,
 )
 from bot.feeds.update import FeedOutcome, Outcome, Updater
 from bot.storage import StorageError
@@ -77,6 +78,7 @@ class Poller:
                     held.add(blog.name)
             states = self._states()
             await states.read_ahead(self._keys([b for b in blogs if b.name in held]))
+            await read_followed_ahead([b for b in blogs if b.name in held], states, self._followed)
             polling = self.settings.polling
             results = await _windowed(
                 blogs,
