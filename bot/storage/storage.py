@@ -383,12 +383,16 @@ class Storage(MirrorStore, RelayStore):
         found: dict[str, list[KnownItem]] = {blog: [] for blog in blogs}
         for chunk in _chunks(sorted(found), max(1, min(CHUNK, POSTS_PER_QUERY // limit))):
             newest = sa.func.row_number().over(partition_by=items.c.blog, order_by=_NEWEST_FIRST)
-            ranked = sa.select(items, newest.label("newest")).where(_visible_posts(chunk))
-            ranked_rows = ranked.subquery()
+            ranked = (  # keys only: ranking whole rows sorted every post's entry (2.5x slower)
+                sa.select(items.c.blog, items.c.key, newest.label("newest"))
+                .where(_visible_posts(chunk))
+                .subquery()
+            )
             query = (
-                sa.select(ranked_rows)
-                .where(ranked_rows.c.newest <= limit)
-                .order_by(ranked_rows.c.blog, ranked_rows.c.newest)
+                sa.select(items)
+                .join(ranked, sa.and_(items.c.blog == ranked.c.blog, items.c.key == ranked.c.key))
+                .where(ranked.c.newest <= limit)
+                .order_by(ranked.c.blog, ranked.c.newest)
             )
             async with self._reading(f"read posts of {len(chunk)} blogs") as connection:
                 for row in await connection.execute(query):
