@@ -381,9 +381,10 @@ class Storage(MirrorStore, RelayStore):
         query covers up to 500 blogs and ``POSTS_PER_QUERY`` posts (``limit`` per blog).
         """
         found: dict[str, list[KnownItem]] = {blog: [] for blog in blogs}
-        for chunk in _chunks(sorted(found), max(1, min(CHUNK, POSTS_PER_QUERY // limit))):
+        per_query = max(1, min(CHUNK, POSTS_PER_QUERY // max(limit, 1)))
+        for chunk in _chunks(sorted(found), per_query):
             newest = sa.func.row_number().over(partition_by=items.c.blog, order_by=_NEWEST_FIRST)
-            ranked = (  # keys only: ranking whole rows sorted every post's entry (2.5x slower)
+            ranked = (  # keys only: ranking whole rows would sort every post's entry too
                 sa.select(items.c.blog, items.c.key, newest.label("newest"))
                 .where(_visible_posts(chunk))
                 .subquery()

@@ -159,6 +159,9 @@ async def test_newest_posts_many_is_newest_posts_of_each_blog(
         "post-12", "post-8", "post-9",
     ]  # fmt: skip
     assert await storage.newest_posts_many([], 5) == {}
+    assert await storage.newest_posts_many(["one"], 0) == {
+        "one": await storage.newest_posts("one", 0)
+    }
 
 
 async def test_newest_posts_many_of_more_blogs_than_one_query_takes(storage: Storage) -> None:
