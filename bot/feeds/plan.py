@@ -11,7 +11,8 @@
 Discovered URLs are stored in the feed rows, so discovery runs once. Feed rows
 are looked up through :class:`FeedStates`, which a poller fills in bulk ahead of a
 cycle; which posts' comments are followed is remembered while the posts feed's
-body stays the same (see ``plan_comments``).
+body stays the same (see ``plan_comments``), and read in bulk for a whole cycle after a
+start (see ``read_followed_ahead``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bot.feeds.sources.wordpress import (
     discover_api_root,
 )
 from bot.storage import Storage
-from bot.storage.records import FeedState
+from bot.storage.records import FeedState, KnownItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,18 +222,70 @@ async def _per_post(
     return planned
 
 
+async def read_followed_ahead(
+    blogs: Iterable[BlogConfig], states: FeedStates, cache: FollowedCache
+) -> None:
+    """Fill ``cache`` for the ``blogs`` that follow their newest posts and have no list in it.
+
+    The first cycle after a start would otherwise read their posts one query per blog.
+    Call it under the blogs' locks, with their posts and comments rows known to ``states``.
+    The entries are checked like any other (``_followed_posts``): a blog whose posts feed
+    changes in the cycle gets its list computed again after its posts are stored. The
+    rows of the followed posts' comment listings are read ahead too.
+    """
+    wanted: dict[int, dict[str, tuple[BlogConfig, tuple[object, ...]]]] = {}
+    for blog in blogs:
+        if blog.name in cache or not await _follows_posts(blog, states):
+            continue
+        made_from = _made_from(blog, await states.get(posts_key(blog)))
+        if made_from is not None:
+            wanted.setdefault(blog.comments.follow_posts, {})[blog.name] = (blog, made_from)
+    keys = []
+    for count, of_blogs in wanted.items():
+        newest = await states.storage.newest_posts_many(of_blogs, count)
+        for name, (blog, made_from) in of_blogs.items():
+            followed = _followed(blog, newest[name])
+            cache[name] = (made_from, followed)
+            keys += [comments_key(blog, post.key) for post in followed]
+    await states.read_ahead(keys)
+
+
+async def _follows_posts(blog: BlogConfig, states: FeedStates) -> bool:
+    """Whether ``plan_comments`` polls comment listings of the blog's newest posts."""
+    if blog.platform == "isso":
+        return True
+    if blog.platform != "feed" or blog.comments_feed is not None:
+        return False
+    return await states.get(comments_key(blog)) is None
+
+
 async def _followed_posts(
     blog: BlogConfig, states: FeedStates, cache: FollowedCache | None
 ) -> list[FollowedPost]:
     """The newest ``follow_posts`` posts that have a comment listing, from ``cache`` if valid."""
-    posts_state = await states.get(posts_key(blog))
-    body_hash = posts_state.body_hash if posts_state else None
-    made_from = (body_hash, blog.comments.follow_posts, blog.platform, str(blog.isso_url))
-    cached = cache.get(blog.name) if cache is not None and body_hash is not None else None
+    made_from = _made_from(blog, await states.get(posts_key(blog)))
+    cached = cache.get(blog.name) if cache is not None and made_from is not None else None
     if cached is not None and cached[0] == made_from:
         return cached[1]
+    newest = await states.storage.newest_posts(blog.name, blog.comments.follow_posts)
+    followed = _followed(blog, newest)
+    if cache is not None and made_from is not None:
+        cache[blog.name] = (made_from, followed)
+    return followed
+
+
+def _made_from(blog: BlogConfig, posts_state: FeedState | None) -> tuple[object, ...] | None:
+    """What the blog's followed posts depend on, to validate a cached list; ``None``: no
+    posts feed body yet, nothing to cache by."""
+    if posts_state is None or posts_state.body_hash is None:
+        return None
+    return (posts_state.body_hash, blog.comments.follow_posts, blog.platform, str(blog.isso_url))
+
+
+def _followed(blog: BlogConfig, newest: Iterable[KnownItem]) -> list[FollowedPost]:
+    """The posts among ``newest`` that have a comment listing, and their sources."""
     followed = []
-    for post in await states.storage.newest_posts(blog.name, blog.comments.follow_posts):
+    for post in newest:
         if post.removed or post.kind is not EntryKind.POST:
             continue
         if blog.platform == "isso":
@@ -251,8 +304,6 @@ async def _followed_posts(
         else:
             continue
         followed.append(FollowedPost(post.key, url, source))
-    if cache is not None and body_hash is not None:
-        cache[blog.name] = (made_from, followed)
     return followed
 
 

@@ -29,6 +29,7 @@ from bot.feeds.plan import (
     plan_comments,
     plan_posts,
     posts_key,
+    read_followed_ahead,
 )
 from bot.feeds.update import FeedOutcome, Outcome, Updater
 from bot.storage import StorageError
@@ -84,7 +85,9 @@ class Poller:
                     if not lock.locked():
                         await lock.acquire()  # free: returns at once, without yielding
                         held.add(blog.name)
-                await states.read_ahead(self._keys([b for b in chunk if b.name in held]))
+                mine = [b for b in chunk if b.name in held]
+                await states.read_ahead(self._keys(mine))
+                await read_followed_ahead(mine, states, self._followed)
             polling = self.settings.polling
             results = await _windowed(
                 blogs,

@@ -47,6 +47,10 @@ Clock = Callable[[], datetime]
 #: Bound parameters per ``IN (...)`` list: well under SQLite's and asyncpg's limits.
 CHUNK = 500
 
+#: Posts ``newest_posts_many`` reads per query at most: turning rows into items holds the
+#: event loop (~30 ms per 1,000 posts), so more at once would delay everything else.
+POSTS_PER_QUERY = 1000
+
 #: Seconds a deferred schedule (see ``Storage.defer_schedule``) waits before it is written.
 SCHEDULE_FLUSH_DELAY = 30.0
 #: Deferred schedules written at once, in the background, when this many are waiting (a
@@ -363,19 +367,39 @@ class Storage(MirrorStore, RelayStore):
 
     async def newest_posts(self, blog: str, limit: int) -> list[KnownItem]:
         """The ``limit`` newest posts not removed, newest first (undated ones last)."""
-        query = (
-            sa.select(items)
-            .where(items.c.blog == blog, items.c.kind == EntryKind.POST.value, ~items.c.removed)
-            .order_by(
-                items.c.published.desc().nulls_last(),
-                items.c.first_seen_at.desc(),
-                items.c.key,
-            )
-            .limit(limit)
-        )
+        query = sa.select(items).where(_visible_posts(blog)).order_by(*_NEWEST_FIRST).limit(limit)
         async with self._reading(f"read posts of blog {blog!r}") as connection:
             result = await connection.execute(query)
             return [rows.known_item_from_row(row) for row in result]
+
+    async def newest_posts_many(
+        self, blogs: Iterable[str], limit: int
+    ) -> dict[str, list[KnownItem]]:
+        """:meth:`newest_posts` of each of ``blogs`` (every one a key), many blogs per query.
+
+        For planning the first poll cycle after a start, which would otherwise read the
+        posts of thousands of blogs one query (and one pooled connection) at a time. A
+        query covers up to 500 blogs and ``POSTS_PER_QUERY`` posts (``limit`` per blog).
+        """
+        found: dict[str, list[KnownItem]] = {blog: [] for blog in blogs}
+        per_query = max(1, min(CHUNK, POSTS_PER_QUERY // max(limit, 1)))
+        for chunk in _chunks(sorted(found), per_query):
+            newest = sa.func.row_number().over(partition_by=items.c.blog, order_by=_NEWEST_FIRST)
+            ranked = (  # keys only: ranking whole rows would sort every post's entry too
+                sa.select(items.c.blog, items.c.key, newest.label("newest"))
+                .where(_visible_posts(chunk))
+                .subquery()
+            )
+            query = (
+                sa.select(items)
+                .join(ranked, sa.and_(items.c.blog == ranked.c.blog, items.c.key == ranked.c.key))
+                .where(ranked.c.newest <= limit)
+                .order_by(ranked.c.blog, ranked.c.newest)
+            )
+            async with self._reading(f"read posts of {len(chunk)} blogs") as connection:
+                for row in await connection.execute(query):
+                    found[row.blog].append(rows.known_item_from_row(row))
+        return found
 
     async def count_items(self, blog: str) -> dict[str, int]:
         """Visible items per kind (every kind present, maybe 0) plus ``"removed"``: all removed."""
@@ -557,6 +581,16 @@ class Storage(MirrorStore, RelayStore):
         return lite.on_conflict_do_update(index_elements=list(keys), set_=lite_set)
 
 
+#: The order of :meth:`Storage.newest_posts`: newest first, undated ones last.
+_NEWEST_FIRST = (items.c.published.desc().nulls_last(), items.c.first_seen_at.desc(), items.c.key)
+
+
+def _visible_posts(blogs: str | Sequence[str]) -> sa.ColumnElement[bool]:
+    """The posts of ``blogs`` (one, or several) not removed."""
+    blog = items.c.blog == blogs if isinstance(blogs, str) else items.c.blog.in_(blogs)
+    return sa.and_(blog, items.c.kind == EntryKind.POST.value, ~items.c.removed)
+
+
 _TIMES = (
     "next_poll_at",
     "failing_since",
@@ -619,7 +653,7 @@ async def _write_schedules(
         await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE_MANY, rows_many)
         return
     if dialect == "sqlite":
-        rows = []
+        rows: list[tuple[str, str | None, str | None, str | None]] = []
         for key, (next_poll, polled, success) in pending.items():
             if next_poll is not None and next_poll.tzinfo is UTC and polled is success:
                 at = _sqlite_time(polled)  # the common case, first: times of one poll, in UTC

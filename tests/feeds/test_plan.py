@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -17,12 +17,21 @@ from bot.events import NewComment, NewPost
 from bot.feeds.errors import UpdateError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import Entry, EntryKind
-from bot.feeds.plan import plan_comments, plan_posts
+from bot.feeds.plan import (
+    FeedStates,
+    FollowedCache,
+    Planned,
+    comments_key,
+    plan_comments,
+    plan_posts,
+    posts_key,
+    read_followed_ahead,
+)
 from bot.feeds.sources.feed import FeedCommentsSource, FeedPostsSource
 from bot.feeds.sources.isso import IssoThreadSource
 from bot.feeds.sources.wordpress import WordPressCommentsSource, WordPressPostsSource
 from bot.storage import Storage
-from bot.storage.records import FeedState, ItemWrite, UpdateResult
+from bot.storage.records import FeedState, ItemWrite, KnownItem, UpdateResult
 from tests.feeds.test_update import FeedSite, feed_blog
 
 SYNCED = datetime(2025, 6, 1, tzinfo=UTC)
@@ -64,6 +73,7 @@ async def store_posts(
     removed: AbstractSet[str] = frozenset(),
     *,
     announced: AbstractSet[str] = frozenset(),
+    body_hash: str | None = None,
 ) -> None:
     """Posts as a synced posts feed would have left them: ``announced`` ones as new."""
     state = FeedState(
@@ -72,6 +82,7 @@ async def store_posts(
         url="https://blog.example/feed",
         role="posts",
         synced_at=SYNCED,
+        body_hash=body_hash,
     )
     writes = tuple(ItemWrite(blog.name, p, "h", removed=p.key in removed) for p in posts)
     events = tuple(NewPost(blog.name, p) for p in posts if p.key in announced)
@@ -294,6 +305,76 @@ async def test_isso_threads_of_the_newest_posts(storage: Storage, fetcher: Fetch
     assert source.post_key == planned.state.post_key == "post-1"
     assert planned.state.url == "http://isso.example:8080/"
     assert planned.state.key == "modite:comments:post-1"
+
+
+async def test_followed_posts_read_ahead_in_bulk_plan_what_each_blog_alone_plans(
+    storage_each_db: Storage, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = storage_each_db
+    site = {"url": "https://blog.example/", "posts_feed": "https://blog.example/feed"}
+    isso = "http://isso.example:8080/"
+    blogs = [
+        blog_config(name="few", platform="feed", comments=CommentsConfig(follow_posts=2), **site),
+        blog_config(name="feed", platform="feed", **site),
+        blog_config(name="isso", platform="isso", isso_url=isso, **site),
+        blog_config(name="site-wide", platform="feed", comments_feed=f"{site['url']}c", **site),
+        blog_config(name="discovered", platform="feed", **site),  # a site-wide feed found
+        blog_config(name="unsynced", platform="feed", **site),
+    ]
+    posts = [
+        stored_post(n, SYNCED - timedelta(days=n), comments_feed=f"https://blog.example/{n}/c")
+        for n in range(1, 6)
+    ]
+    posts[1] = stored_post(2, SYNCED - timedelta(days=2))  # no comment feed
+    posts[2] = stored_post(3, None, url="", comments_feed="https://blog.example/3/c")
+    for blog in blogs:
+        body_hash = None if blog.name == "unsynced" else f"body of {blog.name}"
+        await store_posts(storage, blog, posts, {"post-4"}, body_hash=body_hash)
+    await storage.save_feed(FeedState("discovered:comments", "discovered", "https://c", "comments"))
+    comments = FeedState("feed:elsewhere", "feed", "https://blog.example/1/c", "comments")
+    comment = Entry(EntryKind.COMMENT, "c-1", post_key="post-1", published=SYNCED)
+    await storage.apply_update(UpdateResult(comments, (ItemWrite("feed", comment, "h"),)))
+
+    def planned(found: list[Planned]) -> list[tuple[FeedState, str, dict[str, object]]]:
+        return [(p.state, type(p.source).__name__, vars(p.source)) for p in found]
+
+    alone: dict[str, list[tuple[FeedState, str, dict[str, object]]]] = {}
+    for blog in blogs:  # as planning did before: each blog's own query
+        found = await plan_comments(blog, storage, await plan_posts(blog, storage, fetcher))
+        alone[blog.name] = planned(found)
+    queries: list[tuple[str, ...]] = []
+    newest_posts_many, newest_posts = storage.newest_posts_many, storage.newest_posts
+
+    async def many(names: Iterable[str], limit: int) -> dict[str, list[KnownItem]]:
+        queries.append(tuple(sorted(names)))
+        return await newest_posts_many(queries[-1], limit)
+
+    async def one(blog: str, limit: int) -> list[KnownItem]:
+        queries.append((f"{blog} alone",))
+        return await newest_posts(blog, limit)
+
+    monkeypatch.setattr(storage, "newest_posts_many", many)
+    monkeypatch.setattr(storage, "newest_posts", one)
+    states, cache = FeedStates(storage), cast(FollowedCache, {})
+    await states.read_ahead(key for b in blogs for key in (posts_key(b), comments_key(b)))
+
+    await read_followed_ahead(blogs, states, cache)
+
+    assert sorted(queries) == [("feed", "isso"), ("few",)], "one query per follow_posts"
+    for blog in blogs:
+        posts_planned = await plan_posts(blog, storage, fetcher, states=states)
+        found = await plan_comments(blog, storage, posts_planned, states=states, followed=cache)
+        assert planned(found) == alone[blog.name], blog.name
+    assert queries[2:] == [("unsynced alone",)], "no posts feed body yet: nothing to cache by"
+    assert [p[0].post_key for p in alone["few"]] == ["post-1"]
+    assert [p[0].post_key for p in alone["feed"]] == ["post-1", "post-5", "post-3"]
+    assert [p[0].post_key for p in alone["isso"]] == ["post-1", "post-2", "post-5"]
+    assert [p[0].key for p in alone["site-wide"]] == ["site-wide:comments"]
+    assert [p[0].key for p in alone["discovered"]] == ["discovered:comments"]
+
+    queries.clear()
+    await read_followed_ahead(blogs, FeedStates(storage), cache)
+    assert queries == [], "nothing to read for blogs already in the cache"
 
 
 # --- WordPress ------------------------------------------------------------------------

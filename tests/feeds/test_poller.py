@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+import sqlalchemy as sa
 
 from bot.config import AnnounceConfig, BlogConfig, CommentsConfig, PollingConfig, Settings
 from bot.events import Event, FeedFailing, NewComment, NewPost
@@ -218,6 +219,53 @@ async def test_a_backfilled_post_is_announced_with_the_comments_it_has(
         assert [e.comment.key for e in events if isinstance(e, NewComment)] == [
             f"{site.post_guid(newest)}#comment-{c.n}" for c in newest.comments
         ]
+
+
+async def test_the_first_cycle_after_a_restart_reads_the_followed_posts_in_bulk(
+    database_url: str, fetcher: Fetcher, clock: Clock
+) -> None:
+    """A query per ``follow_posts`` value, not per blog (thousands of blogs took seconds);
+    the same comment feeds are polled, and a blog whose posts feed changes in that cycle
+    follows its new post at once."""
+    statements: list[str] = []
+
+    def record(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    async with FeedSite() as one, FeedSite() as other:
+        for site in (one, other):
+            site.add_post(1, clock.now - timedelta(days=3), comments=1)
+            site.add_post(2, clock.now - timedelta(days=2), comment_feed=False)
+            site.add_post(3, clock.now - timedelta(days=1))
+        blogs = [
+            feed_blog(one, "one"),
+            feed_blog(one, "newest", comments=CommentsConfig(follow_posts=1)),
+            feed_blog(other, "other"),
+        ]
+        async with await Storage.open(database_url) as storage:
+            run = Run(make_settings(*blogs), storage, fetcher, clock)
+            synced = await run.poller.poll_all(force=True)
+        new = other.add_post(4, clock.now - timedelta(hours=1))
+        clock.advance(INTERVAL)
+
+        async with await Storage.open(database_url) as storage:  # the bot restarted
+            sa.event.listen(storage._engine.sync_engine, "before_cursor_execute", record)
+            run = Run(make_settings(*blogs), storage, fetcher, clock)
+            polled = await run.poller.poll_all(force=True)
+
+        one_1, _, one_3 = (one.post_guid(p) for p in one.posts[:3])
+        other_1, _, other_3 = (other.post_guid(p) for p in other.posts[:3])
+        followed = [f"one:comments:{one_1}", f"one:comments:{one_3}", f"newest:comments:{one_3}"]
+        followed += [f"other:comments:{other_1}", f"other:comments:{other_3}"]
+        assert {o.feed for o in synced} == {"one:posts", "newest:posts", "other:posts", *followed}
+        assert {o.feed: o.outcome for o in polled} == {
+            **{o.feed: Outcome.NOT_MODIFIED for o in synced},
+            "other:posts": Outcome.UPDATED,
+            f"other:comments:{other.post_guid(new)}": Outcome.UPDATED,
+        }
+    bulk = [s for s in statements if "row_number" in s.lower()]
+    alone = [s for s in statements if "FROM items" in s and "LIMIT" in s and s not in bulk]
+    assert (len(bulk), len(alone)) == (2, 1), "one per follow_posts; then the changed blog's"
 
 
 # --- several real blogs at once -------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from bot.feeds.models import EntryKind
+from bot.feeds.models import Entry, EntryKind
 from bot.storage import Storage
-from bot.storage.records import KnownItem, UpdateResult
+from bot.storage.records import ItemWrite, KnownItem, UpdateResult
 from bot.storage.schema import items
 from tests.storage.conftest import FakeClock
 from tests.storage.factories import BLOG, DAY0, comment, feed, post, update, write
@@ -118,6 +119,62 @@ async def test_newest_posts_newest_first_without_removed(
     assert [item.key for item in newest] == ["post-3", "post-2", "post-1", "post-4"]
     assert [item.key for item in await storage.newest_posts(BLOG, 2)] == ["post-3", "post-2"]
     assert await storage.newest_posts("another-blog", 5) == []
+
+
+async def test_newest_posts_many_is_newest_posts_of_each_blog(
+    storage: Storage, clock: FakeClock
+) -> None:
+    def on(blog: str, entry: Entry, *, removed: bool = False) -> ItemWrite:
+        return dataclasses.replace(write(entry, removed=removed), blog=blog)
+
+    same_day = DAY0 + timedelta(days=9)
+    first = [on("one", post(n)) for n in range(1, 8)] + [
+        on("one", post(8, published=same_day)),
+        on("one", post(9, published=same_day)),
+        on("one", post(10, published=None)),
+        on("one", post(11), removed=True),
+        on("one", comment(1, published=DAY0 + timedelta(days=30))),
+        on("one", comment(2, kind=EntryKind.PINGBACK, published=DAY0 + timedelta(days=31))),
+        on("two", post(3)),
+        on("two", post(4, published=None)),
+        on("two", comment(3)),
+        on("only-removed", post(1), removed=True),
+        on("only-comments", comment(1)),
+    ]
+    await storage.apply_update(UpdateResult(feed(), writes=tuple(first)))
+    clock.advance(60)  # seen later: first among equal dates
+    later = [on("one", post(12, published=same_day)), on("one", post(13, published=None))]
+    await storage.apply_update(UpdateResult(feed(), writes=tuple(later)))
+    await storage.apply_update(UpdateResult(feed(), writes=(on("one", post(7), removed=True),)))
+    blogs = ["one", "two", "only-removed", "only-comments", "unknown"]
+
+    for limit in (1, 3, 5, 50, 500):  # 500: two blogs per query (POSTS_PER_QUERY)
+        many = await storage.newest_posts_many(iter(blogs), limit)
+        assert many == {blog: await storage.newest_posts(blog, limit) for blog in blogs}
+    assert [item.key for item in many["one"]] == [
+        "post-12", "post-8", "post-9", "post-6", "post-5", "post-4", "post-3", "post-2",
+        "post-1", "post-13", "post-10",
+    ]  # fmt: skip
+    assert [item.key for item in (await storage.newest_posts_many(blogs, 3))["one"]] == [
+        "post-12", "post-8", "post-9",
+    ]  # fmt: skip
+    assert await storage.newest_posts_many([], 5) == {}
+    assert await storage.newest_posts_many(["one"], 0) == {
+        "one": await storage.newest_posts("one", 0)
+    }
+
+
+async def test_newest_posts_many_of_more_blogs_than_one_query_takes(storage: Storage) -> None:
+    blogs = [f"blog-{n:04}" for n in range(1201)]
+    writes = [dataclasses.replace(write(post(n)), blog=blog) for blog in blogs for n in (1, 2)]
+    await storage.apply_update(UpdateResult(feed(), writes=tuple(writes)))
+
+    many = await storage.newest_posts_many(reversed(blogs), 1)
+
+    assert list(many) == blogs[::-1], "every blog asked, in the order asked"
+    assert {blog: [item.key for item in found] for blog, found in many.items()} == {
+        blog: ["post-2"] for blog in blogs
+    }
 
 
 async def test_count_items_by_kind(storage: Storage) -> None:
