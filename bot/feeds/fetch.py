@@ -306,12 +306,13 @@ def _checked_url(url: str, params: Mapping[str, str] | None) -> URL:
     return _parsed_url(url, params)
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _checked_feed_url(url: str) -> URL:
     """``_parsed_url`` of a URL without extra parameters, remembered.
 
     Feeds are polled again and again, and parsing a URL costs more than the rest of
-    preparing a request. Errors are not remembered.
+    preparing a request. Errors are not remembered. Bounded: a URL with what aiohttp
+    caches on it weighs about 1 KB, and 10,000 feeds' would be 9 MB of the bot's memory.
     """
     return _parsed_url(url, None)
 
