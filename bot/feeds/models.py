@@ -7,6 +7,7 @@ boundary of the parser pool and be stored as JSON.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -71,8 +72,13 @@ class Entry:
             if values.get(name):
                 values[name] = datetime.fromisoformat(values[name])
         values["categories"] = tuple(values.get("categories") or ())
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = _entry_fields()
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@functools.cache
+def _entry_fields() -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(Entry))
 
 
 @dataclass(frozen=True, slots=True)

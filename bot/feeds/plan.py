@@ -201,6 +201,8 @@ async def _per_post(
     post was announced (new since the first sync, or backfilled), else it records a baseline:
     the outbox tells, as dates cannot (RSS dates have whole seconds, some posts have none)."""
     followed = await _followed_posts(blog, states, cache)
+    if not followed:  # a blog whose posts have no comment listings: every cycle, quickly
+        return []
     known = await states.get_many([comments_key(blog, post.key) for post in followed])
     unplanned = [post.key for post in followed if comments_key(blog, post.key) not in known]
     announced = await states.storage.announced_posts(blog.name, unplanned) if unplanned else set()
