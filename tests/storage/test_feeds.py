@@ -190,6 +190,22 @@ async def test_a_flushed_schedule_compares_with_rows_written_through_sqlalchemy(
     assert row.last_polled_at is not None and row.last_polled_at.tzinfo is UTC
 
 
+@pytest.mark.parametrize("json_join", [True, False], ids=["json-join", "row-by-row"])
+async def test_a_flushed_schedule_finds_keys_with_any_characters(
+    storage: Storage, database_url: str, json_join: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage_module, "_sqlite_joins_json", lambda: json_join)
+    keys = ['déjà:comments:https://blog.example/déjà-vu/?p=1&x="2"', "a:\\b\n'c'", "日本:posts"]
+    states = [feed(key=key) for key in keys]
+    await storage.apply_updates([UpdateResult(state) for state in states])
+    for state in states:
+        storage.defer_schedule(polled_as(state, POLLED))
+    await storage.flush_schedules()
+    async with await Storage.open(database_url) as other:
+        stored = {state.key: state.last_polled_at for state in await other.list_feeds()}
+    assert stored == dict.fromkeys(keys, POLLED)
+
+
 async def test_a_full_batch_of_schedules_is_written_in_the_background(
     storage: Storage, database_url: str
 ) -> None:
