@@ -124,7 +124,8 @@ class Updater:
                         blog, state, now, retrieved.max_age, Outcome.NOT_MODIFIED
                     )
                     return done if isinstance(done, FeedOutcome) else await done
-                if state.synced_at is not None and retrieved.body_hash == state.body_hash:
+                body_hash = retrieved.body_hash  # SHA-256 of every body: computed once
+                if state.synced_at is not None and body_hash == state.body_hash:
                     held.release()
                     validators = (retrieved.etag, retrieved.last_modified)
                     max_age = retrieved.max_age
@@ -133,7 +134,7 @@ class Updater:
                     return done if isinstance(done, FeedOutcome) else await done
                 context = self._context(blog, state, now)
                 parsed = await self.parser.run(source.parse, retrieved, context)
-                return await self._store(blog, state, retrieved, parsed, now)
+                return await self._store(blog, state, retrieved, body_hash, parsed, now)
             finally:
                 held.release()
         except UpdateError as error:
@@ -234,6 +235,7 @@ class Updater:
         blog: BlogConfig,
         state: FeedState,
         retrieved: Retrieved,
+        body_hash: str,
         parsed: ParsedFeed,
         now: datetime,
     ) -> FeedOutcome:
@@ -264,7 +266,7 @@ class Updater:
             self._next(blog, now, retrieved.max_age),
             etag=retrieved.etag,
             last_modified=retrieved.last_modified,
-            body_hash=retrieved.body_hash,
+            body_hash=body_hash,
         )
         events = await self._coalesced(state, recovery) + decision.events
         await self._commits.apply(UpdateResult(new_state, decision.writes, events))

@@ -653,13 +653,11 @@ async def _write_schedules(
         await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE_MANY, rows_many)
         return
     if dialect == "sqlite":
-        rows: list[tuple[str, str | None, str | None, str | None]] = []
+        rows = []
         for key, (next_poll, polled, success) in pending.items():
-            if next_poll is not None and next_poll.tzinfo is UTC and polled is success:
-                at = _sqlite_time(polled)  # the common case, first: times of one poll, in UTC
-                rows.append((key, next_poll.isoformat(" ", "microseconds")[:26], at, at))
-                continue
-            rows.append((key, _sqlite_time(next_poll), _sqlite_time(polled), _sqlite_time(success)))
+            at = _sqlite_time(polled)
+            succeeded = at if success is polled else _sqlite_time(success)
+            rows.append((key, _sqlite_time(next_poll), at, succeeded))
         # one parameter, one statement: SQLite works through the rows without the GIL
         await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, (json.dumps(rows),))
         return
