@@ -412,47 +412,61 @@ class Relayer:
         return None
 
     async def _edit(self, blog: BlogConfig, row: Relay) -> None:
-        created = await self._storage.relay_of_message(row.message_id)
-        if created is None or created.comment_id is None or created.status == "deleted":
-            await self._storage.update_relay(row.id, status="done", error="nothing to edit")
+        found = await self._comment_of(row, "edit")
+        if found is None:
             return
-        client = await self._client_for(blog, created)
-        try:
-            await client.update_comment(created.comment_id, row.content)
-        except BlogError as error:
-            if error.code != CANNOT_EDIT or created.account is None:
-                raise
-            client = await self._clients.client(blog, None)  # see CANNOT_EDIT
-            await client.update_comment(created.comment_id, row.content)
+        created, comment_id = found
+        client = await self._change(
+            blog, created, CANNOT_EDIT, lambda c: c.update_comment(comment_id, row.content)
+        )
         if isinstance(client, IssoComments):  # Isso signs a new edit cookie
-            token = client.export_cookies().get(created.comment_id)
+            token = client.export_cookies().get(comment_id)
             await self._storage.update_relay(created.id, edit_token=token)
         await self._storage.update_relay(row.id, status="done", next_attempt_at=None, error=None)
-        log.info(
-            "%s: message %s edited → comment %s", blog.name, row.message_id, created.comment_id
-        )
+        log.info("%s: message %s edited → comment %s", blog.name, row.message_id, comment_id)
 
     async def _delete(self, blog: BlogConfig, row: Relay) -> None:
-        created = await self._storage.relay_of_message(row.message_id)
-        if created is None or created.comment_id is None or created.status == "deleted":
-            await self._storage.update_relay(row.id, status="done", error="nothing to delete")
+        found = await self._comment_of(row, "delete")
+        if found is None:
             return
-        client = await self._client_for(blog, created)
-        try:
-            await client.delete_comment(created.comment_id)
-        except BlogError as error:
-            if error.code != CANNOT_DELETE or created.account is None:
-                raise
-            client = await self._clients.client(blog, None)  # see CANNOT_EDIT
-            await client.delete_comment(created.comment_id)
+        created, comment_id = found
+        await self._change(blog, created, CANNOT_DELETE, lambda c: c.delete_comment(comment_id))
         await self._storage.update_relay(created.id, status="deleted")
         await self._storage.update_relay(row.id, status="done", next_attempt_at=None, error=None)
         log.info(
-            "%s: message %s deleted → comment %s trashed",
-            blog.name,
-            row.message_id,
-            created.comment_id,
+            "%s: message %s deleted → comment %s trashed", blog.name, row.message_id, comment_id
         )
+
+    async def _comment_of(self, row: Relay, action: str) -> tuple[Relay, str] | None:
+        """The relay that created the comment ``row`` changes, and that comment's id.
+
+        ``None`` when there is none (never relayed, or deleted already): ``row`` is then done,
+        with "nothing to ``action``".
+        """
+        created = await self._storage.relay_of_message(row.message_id)
+        if created is None or created.comment_id is None or created.status == "deleted":
+            await self._storage.update_relay(row.id, status="done", error=f"nothing to {action}")
+            return None
+        return created, created.comment_id
+
+    async def _change(
+        self,
+        blog: BlogConfig,
+        created: Relay,
+        refused: str,
+        change: Callable[[CommentClient], Awaitable[object]],
+    ) -> CommentClient:
+        """``change`` the comment as the account that wrote it; when the blog ``refused`` that
+        account (see CANNOT_EDIT), as the blog's own. Returns the client that did it."""
+        client = await self._client_for(blog, created)
+        try:
+            await change(client)
+        except BlogError as error:
+            if error.code != refused or created.account is None:
+                raise
+            client = await self._clients.client(blog, None)
+            await change(client)
+        return client
 
     async def _reader(self, blog: BlogConfig, created: Relay) -> CommentClient:
         """Who may read a held comment: the blog's own (moderating) account on WordPress, the
