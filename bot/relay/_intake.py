@@ -27,6 +27,7 @@ from bot.relay._policy import (
 from bot.relay.content import to_isso_markdown, to_wordpress_html
 from bot.relay.models import ChatMessage, Verdict
 from bot.storage import Relay, RelayRequest, Storage
+from bot.storage.relays import RelayOp
 
 log = logging.getLogger("bot.relay")
 
@@ -157,10 +158,10 @@ class Intake:
             return Verdict("ignored", "after the edit window")
         return await self._follow_up(created, "delete", f"delete:{message_id}", "")
 
-    async def _follow_up(self, created: Relay, op: str, key: str, content: str) -> Verdict:
+    async def _follow_up(self, created: Relay, op: RelayOp, key: str, content: str) -> Verdict:
         request = RelayRequest(
             blog=created.blog,
-            op=op,  # type: ignore[arg-type]
+            op=op,
             dedupe_key=key,
             message_id=created.message_id,
             channel_id=created.channel_id,
