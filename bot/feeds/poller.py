@@ -2,7 +2,7 @@
 
 Posts go first so that comments find their post already stored (and so that
 per-post comment feeds of brand-new posts exist). Blogs are polled
-concurrently (through a window, see ``HOST_WINDOW``); a failing blog or feed
+concurrently (through a window, see ``_windowed``); a failing blog or feed
 never stops the others. The feed rows a cycle needs are read in bulk up front,
 under the blogs' locks, and the polls' results are written in batches, so a cycle
 of thousands of unchanged feeds costs a few queries, not several per feed.

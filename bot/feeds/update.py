@@ -399,12 +399,12 @@ class BodyLimit:
         self._hosts = KeyedSlots(per_host)
 
     def hold(self, url: str) -> Held:
-        """``async with limit.hold(url) as held:`` the slots of the feed at ``url``."""
+        """The slots of the feed at ``url``: ``await held.take()``, then ``held.release()``."""
         return Held(self, _host(url))
 
 
 class Held:
-    """The slots one feed holds in a :class:`BodyLimit` (an async context manager)."""
+    """The slots one feed holds in a :class:`BodyLimit`."""
 
     __slots__ = ("_host", "_limit", "_taken")
 
@@ -424,13 +424,6 @@ class Held:
             self.release()
             raise
         self._taken = 2
-
-    async def __aenter__(self) -> Held:
-        await self.take()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.release()
 
     def release(self) -> None:
         """Give the slots back now (again later is a no-op)."""
