@@ -32,7 +32,6 @@ from bot.feeds.plan import (
     read_followed_ahead,
 )
 from bot.feeds.update import FeedOutcome, Outcome, Updater
-from bot.storage import StorageError
 from bot.storage.records import FeedState
 
 log = logging.getLogger(__name__)
@@ -103,10 +102,9 @@ class Poller:
         finally:
             for name in held:  # the blogs whose poll never started
                 self._locks[name].release()
-        try:
-            await self.updater.storage.flush_schedules()  # the cycle's 304s, in one statement
-        except StorageError as error:  # kept in memory and tried again later: not this cycle's
-            log.warning("%s; will try again", error)
+        # the cycle's unchanged polls, in one statement, while the caller goes on (a failure
+        # is logged and the schedules kept for the next try; ``Storage.close`` writes them)
+        self.updater.storage.write_schedules_soon()
         return [outcome for outcomes in results for outcome in outcomes]
 
     async def poll_blog(self, blog: BlogConfig, *, force: bool = False) -> list[FeedOutcome]:

@@ -257,6 +257,16 @@ class Storage(MirrorStore, RelayStore):
             loop = asyncio.get_running_loop()
             self._schedule_timer = loop.call_later(SCHEDULE_FLUSH_DELAY, self._flush_later)
 
+    def write_schedules_soon(self) -> None:
+        """Start writing the deferred schedules in the background, without waiting for it.
+
+        For the end of a poll cycle: nothing the cycle found depends on the write, so its
+        caller need not wait; :meth:`flush_schedules` and :meth:`close` do. While the
+        database fails, only the timer tries again (as for a full batch).
+        """
+        if self._schedules and self._batches:
+            self._start_flush()
+
     async def flush_schedules(self) -> None:
         """Write every deferred schedule now (see :meth:`defer_schedule`).
 

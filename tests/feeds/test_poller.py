@@ -509,6 +509,25 @@ async def test_only_due_feeds_are_polled_unless_forced(
         assert sorted(o.feed for o in outcomes) == ["healthy:posts", "limited:posts"]
 
 
+async def test_a_cycle_returns_while_its_unchanged_polls_are_written_and_they_land(
+    sqlite_url: str, fetcher: Fetcher, clock: Clock
+) -> None:
+    async with FeedSite() as site, await Storage.open(sqlite_url) as storage:
+        site.add_post(1, clock.now - timedelta(days=1), comment_feed=False)
+        run = Run(make_settings(feed_blog(site)), storage, fetcher, clock)
+        await run.poller.poll_all()
+        clock.advance(INTERVAL)
+        outcomes = await run.poller.poll_all()
+        assert [o.outcome for o in outcomes] == [Outcome.NOT_MODIFIED]
+        assert storage._flushing, "the schedule is being written, the cycle did not wait"
+        await asyncio.gather(*storage._flushing)
+        async with await Storage.open(sqlite_url) as other:
+            written = await other.get_feed("modite:posts")
+    assert written is not None and outcomes[0].state is not None
+    assert written.last_polled_at == clock.now
+    assert written.next_poll_at == outcomes[0].state.next_poll_at
+
+
 async def test_a_healthy_feed_is_due_at_every_scheduled_run(
     storage: Storage, fetcher: Fetcher, clock: Clock
 ) -> None:

@@ -222,6 +222,46 @@ async def test_a_full_batch_of_schedules_is_written_in_the_background(
     assert {state.last_polled_at for state in stored} == {POLLED}
 
 
+async def test_writing_schedules_soon_starts_the_write_without_waiting_for_it(
+    storage: Storage, database_url: str
+) -> None:
+    await storage.save_feed(feed())
+    storage.write_schedules_soon()
+    assert not storage._flushing  # nothing deferred: nothing to write
+    storage.defer_schedule(polled(POLLED))
+    storage.write_schedules_soon()
+    assert len(storage._flushing) == 1 and storage._schedule_timer is None
+    await asyncio.gather(*storage._flushing)
+    async with await Storage.open(database_url) as other:
+        stored = await other.get_feed(feed().key)
+    assert stored is not None and stored.last_polled_at == POLLED
+
+
+async def test_writing_schedules_soon_leaves_a_failing_database_to_the_timer(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await storage.save_feed(feed())
+    writing = storage._writing
+
+    @contextlib.asynccontextmanager
+    async def full_disk(action: str) -> AsyncIterator[AsyncConnection]:
+        if "schedules" in action:
+            raise StorageError("could not save the schedules: the disk is full")
+        async with writing(action) as connection:
+            yield connection
+
+    monkeypatch.setattr(storage, "_writing", full_disk)
+    storage.defer_schedule(polled(POLLED))
+    storage.write_schedules_soon()
+    await asyncio.gather(*storage._flushing)
+    assert "the disk is full; will try again" in caplog.text
+    storage.write_schedules_soon()
+    assert not storage._flushing and storage._schedule_timer is not None  # the timer's turn
+    monkeypatch.undo()
+    await storage.flush_schedules()
+    assert await storage.get_feed(feed().key) == polled(POLLED)
+
+
 async def test_a_failed_batch_write_leaves_later_ones_to_the_timer_and_loses_nothing(
     storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
