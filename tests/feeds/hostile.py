@@ -193,7 +193,7 @@ class HostileServer:
         return response
 
     async def _stall(self, request: web.Request) -> web.StreamResponse:
-        """Headers, then silence: only a read timeout ends this."""
+        """Headers, then silence: only a timeout ends this."""
         response = web.StreamResponse(headers={"Content-Type": RSS})
         await response.prepare(request)
         await response.write(b"<?xml")

@@ -178,13 +178,14 @@ async def test_huge_chunked_body_is_cut_at_the_limit(
     assert "the body exceeds the limit of 1048576 bytes" in str(error)
 
 
-async def test_drip_server_is_bounded_by_timeouts(server: HostileServer, fetcher: Fetcher) -> None:
+@pytest.mark.parametrize("every", [1.0, 0.05])  # one byte a second; never silent for long
+async def test_drip_server_is_cut_at_the_total_timeout(
+    server: HostileServer, fetcher: Fetcher, every: float
+) -> None:
     started = time.monotonic()
-    slow = await failure(fetcher, server.url("/feed/drip"))  # 1 byte/s: silence > sock_read
-    assert "timed out: the server sent nothing for 0.5s" in str(slow)
-    fast = await failure(fetcher, server.url("/feed/drip?every=0.05"))  # never silent
-    assert "timed out: the response took longer than 1s in total" in str(fast)
-    assert time.monotonic() - started < 0.5 + 1.0 + 1.0
+    error = await failure(fetcher, server.url(f"/feed/drip?every={every}"))
+    assert "timed out: the response took longer than 1s in total" in str(error)
+    assert 1.0 <= time.monotonic() - started < 1.0 + 0.3
 
 
 async def test_the_total_timeout_spans_every_redirect_hop(
@@ -197,9 +198,13 @@ async def test_the_total_timeout_spans_every_redirect_hop(
     assert len(server.seen("/feed/slow")) == 0  # the 4th hop never came: 1.2 s > 1 s
 
 
-async def test_stalled_body_hits_the_read_timeout(server: HostileServer, fetcher: Fetcher) -> None:
+async def test_a_stalled_body_is_cut_at_the_total_timeout(
+    server: HostileServer, fetcher: Fetcher
+) -> None:
+    started = time.monotonic()
     error = await failure(fetcher, server.url("/feed/stall"))
-    assert "the server sent nothing for 0.5s" in str(error)
+    assert "timed out: the response took longer than 1s in total" in str(error)
+    assert 1.0 <= time.monotonic() - started < 1.0 + 0.3
 
 
 # --- redirects and statuses --------------------------------------------------
