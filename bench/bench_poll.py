@@ -47,9 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", help="results file name (default poll-<feeds>[-postgresql])")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
-        "--gc-freeze",
+        "--default-gc",
         action="store_true",
-        help="gc.freeze() after the first sync (what a long-running bot could do after startup)",
+        help="leave the garbage collector as CPython sets it (the bot's own start-up settings, "
+        "bot.app.settle_collector, otherwise)",
     )
     parser.add_argument(
         "--profile",
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         modes=args.modes,
         name=args.name,
         profile=args.profile,
-        gc_freeze=args.gc_freeze,
+        default_gc=args.default_gc,
     )
     return poll_run.main(options)
 

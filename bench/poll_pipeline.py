@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
+from bot.app import settle_collector  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.feeds import poller as poller_module  # noqa: E402
 from bot.feeds.fetch import Fetcher  # noqa: E402
@@ -95,9 +95,8 @@ async def run(feeds: int, rounds: int) -> None:
         )
         updater = Updater(config, storage, NoNetwork(config.polling), ParserPool(mode="inline"))
         poller = Poller(config, updater)
+        settle_collector()  # as the bot does once started
         await poller.poll_all(force=True)  # the first cycle after a start reads the rows
-        gc.collect()
-        gc.freeze()
 
         async def no_comments(*_: Any, **__: Any) -> list[Any]:
             return []

@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.app import settle_collector
 from bot.config import Settings
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool, PoolMode
@@ -62,7 +63,7 @@ class Options:
     modes: tuple[PoolMode, ...]
     name: str
     profile: str | None = None
-    gc_freeze: bool = False
+    default_gc: bool = False
 
     def profile_path(self, cycle: str) -> Path | None:
         """Where to write a cProfile of ``cycle`` when it was asked for (``--profile``)."""
@@ -675,6 +676,9 @@ async def cycles(bench: Bench) -> None:
     async with Fetcher(settings.polling) as fetcher, parser_pool("process") as pool:
         updater = Updater(settings, bench.storage, fetcher, pool)
         poller = Poller(settings, updater)
+        if not options.default_gc:
+            settle_collector()  # where the bot does it: once started, before its first cycle
+        result["collector"] = "CPython's defaults" if options.default_gc else "the bot's"
         first = await bench.cycle(
             "cycle 1: first sync",
             poller,
@@ -682,9 +686,6 @@ async def cycles(bench: Bench) -> None:
             profile=options.profile_path("first_sync"),
         )
         result["cycles"]["first_sync"] = first.as_json()
-        if options.gc_freeze:
-            gc.collect()
-            gc.freeze()
         result["server_ceiling"] = await bench.client.call("ceiling", etags=await bench.etags())
         await bench.unchanged("unchanged_304", poller, "not modified", "conditional_304")
         await bench.breakdown()
