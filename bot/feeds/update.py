@@ -124,7 +124,7 @@ class Updater:
                         blog, state, now, retrieved.max_age, Outcome.NOT_MODIFIED
                     )
                     return done if isinstance(done, FeedOutcome) else await done
-                body_hash = retrieved.body_hash  # SHA-256 of every body: computed once
+                body_hash = retrieved.body_hash  # computed once
                 if state.synced_at is not None and body_hash == state.body_hash:
                     held.release()
                     validators = (retrieved.etag, retrieved.last_modified)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import random
@@ -502,6 +503,38 @@ async def test_same_body_without_validators_is_unchanged_and_not_parsed(
         harness.clock.advance(INTERVAL)
         assert (await harness.poll()).events == 1
         assert parser.calls == 2
+
+
+async def test_a_body_hash_stored_by_an_older_version_costs_one_parse_and_no_event(
+    storage: Storage, fetcher: Fetcher, parser: CountingParser, clock: Clock
+) -> None:
+    async with FeedSite(validators=False) as site:
+        harness = make_harness(site, storage, fetcher, parser, clock)
+        site.add_post(1, old(1))
+        await harness.poll()
+        state = await harness.state()
+        assert state.body_hash is not None and state.body_hash.startswith("xxh3-128:")
+        sha256 = hashlib.sha256(b"the same body, as an older version hashed it").hexdigest()
+        await storage.save_feed(dataclasses.replace(state, body_hash=sha256))
+        harness.clock.advance(INTERVAL)
+
+        again = await harness.poll()
+
+        assert again.outcome is Outcome.UPDATED and again.events == 0
+        assert parser.calls == 2, "parsed once more, and nothing announced twice"
+        harness.clock.advance(INTERVAL)
+        assert (await harness.poll()).outcome is Outcome.UNCHANGED
+        assert parser.calls == 2
+
+
+def test_the_body_hash_tells_bodies_and_their_split_apart() -> None:
+    def hashed(*bodies: bytes) -> str:
+        return Retrieved(url="http://blog.example/feed", bodies=bodies).body_hash
+
+    assert hashed(b"<rss/>") == hashed(b"<rss/>")
+    assert hashed(b"<rss/>") != hashed(b"<rss />")
+    assert hashed(b"ab", b"c") != hashed(b"a", b"bc") != hashed(b"abc")
+    assert len({hashed(bytes([n]) * 28_352) for n in range(256)}) == 256
 
 
 async def test_cache_control_max_age_postpones_the_next_poll(harness: Harness) -> None:

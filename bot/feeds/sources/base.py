@@ -8,11 +8,12 @@ the parser pool, so ``parse`` must be a picklable top-level function.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+import xxhash
 
 from bot.feeds.models import ParsedFeed
 
@@ -34,11 +35,18 @@ class Retrieved:
 
     @property
     def body_hash(self) -> str:
-        digest = hashlib.sha256()
+        """What tells a body the same as last time's, so that it is not parsed again.
+
+        XXH3 (128 bits), not a cryptographic hash: it compares a feed's bodies with its own
+        earlier ones, which only the blog writes, and it costs 0.5 µs for a 28 KB feed where
+        SHA-256 cost 16 (every poll answered 200). Hashes stored by older versions (SHA-256,
+        without the prefix) differ from every new one: each such feed is parsed once more.
+        """
+        digest = xxhash.xxh3_128()
         for body in self.bodies:
             digest.update(len(body).to_bytes(8, "big"))
             digest.update(body)
-        return digest.hexdigest()
+        return "xxh3-128:" + digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
