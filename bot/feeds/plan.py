@@ -130,7 +130,7 @@ async def plan_posts(
             root = await discover_api_root(fetcher, str(blog.url))
             state = await _saved(states, state, posts_key(blog), blog, root, "posts")
         return [Planned(state, WordPressPostsSource(state.url, auth=blog_auth(blog)))]
-    url = str(blog.posts_feed) if blog.posts_feed else None
+    url = str(blog.posts_feed) if blog.posts_feed is not None else None
     if url is None and state is not None and _discovered(state, blog, strict=False):
         url = state.url
     if url is None:
@@ -183,7 +183,7 @@ async def plan_comments(
         )
         return [Planned(state, source)]
     if blog.platform == "feed":
-        site_wide = str(blog.comments_feed) if blog.comments_feed else None
+        site_wide = str(blog.comments_feed) if blog.comments_feed is not None else None
         state = await states.get(comments_key(blog))
         if site_wide is None and state is not None:
             site_wide = state.url
