@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bot.feeds import update
 from bot.feeds.update import BodyLimit, _host
 
 
@@ -46,6 +47,26 @@ def test_host_agrees_with_urlsplit_on_generated_urls(
 ) -> None:
     url = f"{scheme}://{user}{host}{port}{tail}"
     assert _host(url) == (urlsplit(url).hostname or "")
+
+
+async def test_the_hosts_of_feeds_are_remembered_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(update, "_HOSTS", {})
+    monkeypatch.setattr(update, "_HOSTS_KEPT", 3)
+    limit = BodyLimit(total=2, per_host=1)
+    for n in range(10):
+        held = limit.hold(f"http://Host{n % 5}.example/feed/{n}")
+        other = limit.hold(f"http://host{n % 5}.example/other")
+        await held.take()
+        waiting = asyncio.ensure_future(other.take())
+        await asyncio.sleep(0)
+        assert not waiting.done(), "one host: one slot, whatever the URL's case"
+        held.release()
+        await waiting
+        other.release()
+        assert len(update._HOSTS) <= 3
+    assert limit._total.free == 2 and len(limit._hosts) == 0
 
 
 async def test_slots_are_per_host_and_in_all() -> None:
