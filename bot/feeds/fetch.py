@@ -274,6 +274,8 @@ def parse_max_age(cache_control: str) -> float | None:
     ``max-age`` wins (first one); ``no-cache`` / ``no-store`` alone → 0.0
     (poll normally); nothing usable → ``None``.
     """
+    if not cache_control:  # nearly every response of nearly every blog
+        return None
     no_cache = False
     for directive in cache_control.split(","):
         name, _, value = directive.partition("=")
