@@ -124,7 +124,9 @@ class BaselineClient:
         self.process = process
 
     @classmethod
-    async def start(cls, server: FeedServer, settings: Settings, urls: list[str]) -> BaselineClient:
+    async def start(
+        cls, server: FeedServer, settings: Settings, urls: list[str], *, default_gc: bool
+    ) -> BaselineClient:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(HERE / "poll_client.py"),
@@ -141,6 +143,7 @@ class BaselineClient:
             concurrency=polling.concurrency,
             per_host=polling.per_host_concurrency,
             polling=polling.model_dump(mode="json"),
+            default_gc=default_gc,
         )
         return client
 
@@ -641,7 +644,10 @@ async def run(options: Options, server: FeedServer, database: str) -> dict[str, 
     settings = bench_settings(server, options.feeds, database)
     storage = await Storage.open(database)
     client = await BaselineClient.start(
-        server, settings, [server.url(i) for i in range(options.feeds)]
+        server,
+        settings,
+        [server.url(i) for i in range(options.feeds)],
+        default_gc=options.default_gc,
     )
     bench = Bench(options, server, settings, storage, client)
     bench.result.update(
