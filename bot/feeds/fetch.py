@@ -305,13 +305,15 @@ def _checked_url(url: str, params: Mapping[str, str] | None) -> URL:
     return _parsed_url(url, params)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16_384)
 def _checked_feed_url(url: str) -> URL:
     """``_parsed_url`` of a URL without extra parameters, remembered.
 
-    Feeds are polled again and again, and parsing a URL costs more than the rest of
-    preparing a request. Errors are not remembered. Bounded: a URL with what aiohttp
-    caches on it weighs about 1 KB, and 10,000 feeds' would be 9 MB of the bot's memory.
+    Feeds are polled again and again, and a new URL costs more than the rest of preparing
+    a request (parsing, and what aiohttp derives from it and caches on it). Errors are not
+    remembered. A URL with those weighs about 0.8 KB: 10,000 feeds' take 8–9 MB. Polls go
+    round every feed, so an LRU smaller than the feeds polled finds none of them: at 4,096,
+    10,000 feeds cost 8–13 µs more per poll (126–131 µs against 118 at 16,384).
     """
     return _parsed_url(url, None)
 
