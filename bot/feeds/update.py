@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import operator
 import random
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,13 @@ from enum import StrEnum
 from bot.config import BlogConfig, Settings
 from bot.events import Event, FeedFailing, FeedRecovered
 from bot.feeds._slots import KeyedSlots, Slots
-from bot.feeds.decide import after_failure, after_success, decide_entries, next_poll
+from bot.feeds.decide import (
+    after_failure,
+    after_success,
+    decide_entries,
+    next_poll,
+    polled_again,
+)
 from bot.feeds.errors import RetrieveError, UpdateError
 from bot.feeds.fetch import Fetcher, backoff_delay
 from bot.feeds.models import Entry, EntryKind, ParsedFeed
@@ -211,17 +216,19 @@ class Updater:
         write, see ``Storage.defer_schedule``); otherwise the write to wait for is returned.
         """
         etag, last_modified = validators or (state.etag, state.last_modified)
+        next_poll_at = self._next(blog, now, max_age)
+        moved = polled_again(state, now, next_poll_at, etag=etag, last_modified=last_modified)
+        if moved is not None:
+            self.storage.defer_schedule(moved)
+            return FeedOutcome(state.key, outcome, state=moved)
         new_state, events = after_success(
             state,
             now,
-            self._next(blog, now, max_age),
+            next_poll_at,
             etag=etag,
             last_modified=last_modified,
             body_hash=state.body_hash,
         )
-        if not events and _only_schedule_differs(state, new_state):
-            self.storage.defer_schedule(new_state)
-            return FeedOutcome(state.key, outcome, state=new_state)
         return self._write_unchanged(state, new_state, events, outcome)
 
     async def _write_unchanged(
@@ -298,21 +305,6 @@ class Updater:
                 )
             enriched.append(entry)
         return tuple(enriched)
-
-
-#: Every field of a feed's state but its schedule (next poll, last poll, last success).
-_BEYOND_SCHEDULE = operator.attrgetter(
-    *(
-        f.name
-        for f in dataclasses.fields(FeedState)
-        if f.name not in {"next_poll_at", "last_polled_at", "last_success_at"}
-    )
-)
-
-
-def _only_schedule_differs(old: FeedState, new: FeedState) -> bool:
-    """Whether a poll changed nothing of the feed but its next and last poll times."""
-    return bool(_BEYOND_SCHEDULE(old) == _BEYOND_SCHEDULE(new))
 
 
 class GroupCommit:

@@ -6,6 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.events import (
     CommentEdited,
@@ -23,6 +25,7 @@ from bot.feeds.decide import (
     decide_entries,
     next_poll,
     oldest_first,
+    polled_again,
 )
 from bot.feeds.models import Entry, EntryKind, ParsedFeed
 from bot.storage.records import FeedState, KnownItem
@@ -264,6 +267,61 @@ def test_after_success_recovers_and_resets() -> None:
     assert isinstance(event, FeedRecovered) and event.failing_since == T0
     _, quiet = after_success(state(), T0, T0, etag=None, last_modified=None, body_hash=None)
     assert quiet == ()
+
+
+_SCHEDULE = ("next_poll_at", "last_polled_at", "last_success_at")
+
+
+@given(
+    failures=st.sampled_from([0, 1, 3]),
+    last_error=st.sampled_from([None, "HTTP 500"]),
+    failing_since=st.sampled_from([None, T0]),
+    synced_at=st.sampled_from([None, T0]),
+    stored=st.sampled_from([(None, None), ('"a"', None), ('"a"', "Wed, 01 Jul 2009")]),
+    answered=st.sampled_from([(None, None), ('"a"', None), ('"b"', "Wed, 01 Jul 2009")]),
+    emit=st.booleans(),
+    post_key=st.sampled_from([None, "post-1"]),
+)
+def test_polled_again_is_after_success_when_only_the_schedule_moves(
+    failures: int,
+    last_error: str | None,
+    failing_since: datetime | None,
+    synced_at: datetime | None,
+    stored: tuple[str | None, str | None],
+    answered: tuple[str | None, str | None],
+    emit: bool,
+    post_key: str | None,
+) -> None:
+    old = state(
+        failures=failures,
+        last_error=last_error,
+        failing_since=failing_since,
+        synced_at=synced_at,
+        etag=stored[0],
+        last_modified=stored[1],
+        body_hash="h",
+        emit_on_first_poll=emit,
+        post_key=post_key,
+        next_poll_at=T0,
+        last_polled_at=T0 - timedelta(minutes=5),
+    )
+    now, later = T0 + timedelta(minutes=1), T0 + timedelta(minutes=6)
+    full, events = after_success(
+        old, now, later, etag=answered[0], last_modified=answered[1], body_hash="h"
+    )
+    only_schedule = not events and all(
+        getattr(full, f) == getattr(old, f)
+        for f in FeedState.__dataclass_fields__
+        if f not in _SCHEDULE
+    )
+    moved = polled_again(old, now, later, etag=answered[0], last_modified=answered[1])
+    assert moved == (full if only_schedule else None)
+    if moved is not None:
+        assert (moved.next_poll_at, moved.last_polled_at, moved.last_success_at) == (
+            later,
+            now,
+            now,
+        )
 
 
 def test_next_poll_jitter_bounds_and_max_age() -> None:
