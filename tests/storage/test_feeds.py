@@ -222,6 +222,20 @@ async def test_a_full_batch_of_schedules_is_written_in_the_background(
     assert {state.last_polled_at for state in stored} == {POLLED}
 
 
+def fill_the_disk_for_schedules(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, writing the deferred schedules fails (other writes go through)."""
+    writing = storage._writing
+
+    @contextlib.asynccontextmanager
+    async def full_disk(action: str) -> AsyncIterator[AsyncConnection]:
+        if "schedules" in action:
+            raise StorageError("could not save the schedules: the disk is full")
+        async with writing(action) as connection:
+            yield connection
+
+    monkeypatch.setattr(storage, "_writing", full_disk)
+
+
 async def test_writing_schedules_soon_starts_the_write_without_waiting_for_it(
     storage: Storage, database_url: str
 ) -> None:
@@ -241,16 +255,7 @@ async def test_writing_schedules_soon_leaves_a_failing_database_to_the_timer(
     storage: Storage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     await storage.save_feed(feed())
-    writing = storage._writing
-
-    @contextlib.asynccontextmanager
-    async def full_disk(action: str) -> AsyncIterator[AsyncConnection]:
-        if "schedules" in action:
-            raise StorageError("could not save the schedules: the disk is full")
-        async with writing(action) as connection:
-            yield connection
-
-    monkeypatch.setattr(storage, "_writing", full_disk)
+    fill_the_disk_for_schedules(storage, monkeypatch)
     storage.defer_schedule(polled(POLLED))
     storage.write_schedules_soon()
     await asyncio.gather(*storage._flushing)
@@ -268,16 +273,7 @@ async def test_a_failed_batch_write_leaves_later_ones_to_the_timer_and_loses_not
     batch = storage_module.SCHEDULE_BATCH
     states = [feed(key=f"a:{n:04d}") for n in range(batch + 1)]
     await storage.apply_updates([UpdateResult(state) for state in states])
-    writing = storage._writing
-
-    @contextlib.asynccontextmanager
-    async def full_disk(action: str) -> AsyncIterator[AsyncConnection]:
-        if "schedules" in action:
-            raise StorageError("could not save the schedules: the disk is full")
-        async with writing(action) as connection:
-            yield connection
-
-    monkeypatch.setattr(storage, "_writing", full_disk)
+    fill_the_disk_for_schedules(storage, monkeypatch)
     for state in states[:batch]:
         storage.defer_schedule(polled_as(state, POLLED))
     await asyncio.gather(*storage._flushing)
