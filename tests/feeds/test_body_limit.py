@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.feeds import update
-from bot.feeds.update import BodyLimit, _host
+from bot.feeds.update import BodyLimit
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ from bot.feeds.update import BodyLimit, _host
     ],
 )
 def test_host_is_what_urlsplit_gives(url: str) -> None:
-    assert _host(url) == (urlsplit(url).hostname or "")
+    assert BodyLimit(1, 1).hold(url)._host == (urlsplit(url).hostname or "")
 
 
 @given(
@@ -46,7 +46,7 @@ def test_host_agrees_with_urlsplit_on_generated_urls(
     scheme: str, user: str, host: str, port: str, tail: str
 ) -> None:
     url = f"{scheme}://{user}{host}{port}{tail}"
-    assert _host(url) == (urlsplit(url).hostname or "")
+    assert BodyLimit(1, 1).hold(url)._host == (urlsplit(url).hostname or "")
 
 
 async def test_the_hosts_of_feeds_are_remembered_within_a_bound(
