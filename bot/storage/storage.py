@@ -655,21 +655,19 @@ async def _write_schedules(
     while the write runs in the background); before SQLite 3.33, one prepared statement
     per row. On PostgreSQL, one statement over arrays.
     """
-    if dialect == "sqlite" and not _sqlite_joins_json():
-        rows_many = []
-        for key, (next_poll, polled, success) in pending.items():
-            at = _sqlite_time(polled)
-            rows_many.append((_sqlite_time(next_poll), at, _sqlite_time(success), key, at))
-        await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE_MANY, rows_many)
-        return
     if dialect == "sqlite":
         rows = []
         for key, (next_poll, polled, success) in pending.items():
             at = _sqlite_time(polled)
             succeeded = at if success is polled else _sqlite_time(success)
             rows.append((key, _sqlite_time(next_poll), at, succeeded))
-        # one parameter, one statement: SQLite works through the rows without the GIL
-        await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, (json.dumps(rows),))
+        if _sqlite_joins_json():
+            # one parameter, one statement: SQLite works through the rows without the GIL
+            await connection.exec_driver_sql(_SQLITE_SCHEDULE_UPDATE, (json.dumps(rows),))
+        else:
+            await connection.exec_driver_sql(
+                _SQLITE_SCHEDULE_UPDATE_MANY, [(n, p, s, k, p) for k, n, p, s in rows]
+            )
         return
     keys = list(pending)
     times = list(zip(*pending.values(), strict=True))  # next polls, last polls, last successes
