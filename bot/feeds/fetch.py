@@ -26,6 +26,7 @@ import aiohttp
 from yarl import URL
 
 from bot.config import PollingConfig
+from bot.feeds._deadlines import Deadlines
 from bot.feeds._slots import KeyedSlots
 from bot.feeds.errors import RetrieveError
 from bot.feeds.sources.base import NotModified, Retrieved
@@ -59,9 +60,11 @@ class Fetcher:
         total = settings.total_timeout.total_seconds()
         connect = min(settings.connect_timeout.total_seconds(), total)
         self._total = total
-        # No read (silence) timeout: the total bounds a stalled body too, and aiohttp
-        # would re-arm a timer on every chunk received (6 µs a request, ~7 % of a 304)
-        self._timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect)
+        # The total is ours (``Deadlines``: a timer per tick, not aiohttp's per request, ~10 µs
+        # a request). No read (silence) timeout: the total bounds a stalled body too, and
+        # aiohttp would re-arm a timer on every chunk received (6 µs a request).
+        self._deadlines = Deadlines(total)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect)
 
     async def __aenter__(self) -> Self:
         return self
@@ -143,47 +146,38 @@ class Fetcher:
         """Follow up to ``max_redirects`` redirects by hand, one host slot per hop.
 
         The total timeout runs from the first hop's start (not while it waits for its host
-        slot) to the end of the last body: aiohttp enforces it on each hop, with what is left.
+        slot) to the end of the last body, later hops' waits for their slots included.
         """
         visited = [url]
         hosts = self._hosts
-        deadline = 0.0
-        while True:
-            host = url.host or ""
-            await hosts.take(host)
-            try:
-                if len(visited) == 1:
-                    deadline = asyncio.get_running_loop().time() + self._total
-                    timeout = self._timeout
-                else:
-                    timeout = self._timeout_for(deadline - asyncio.get_running_loop().time())
-                result = await self._hop(url, headers, timeout)
-            finally:
-                hosts.give(host)
-            if not isinstance(result, URL):
-                return result
-            _check_redirect(visited, result, self.settings.max_redirects)
-            if result.origin() != url.origin():
-                headers = {k: v for k, v in headers.items() if k != "Authorization"}
-            visited.append(result)
-            url = result
+        deadlines = self._deadlines
+        watch = None
+        try:
+            while True:
+                host = url.host or ""
+                await hosts.take(host)
+                if watch is None:
+                    watch = deadlines.watch()
+                try:
+                    result = await self._hop(url, headers)
+                finally:
+                    hosts.give(host)
+                if not isinstance(result, URL):
+                    return result
+                _check_redirect(visited, result, self.settings.max_redirects)
+                if result.origin() != url.origin():
+                    headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                visited.append(result)
+                url = result
+        except asyncio.CancelledError:
+            if watch is not None and deadlines.expired(watch):
+                raise TimeoutError from None  # ``get`` words it
+            raise
+        finally:
+            if watch is not None:
+                deadlines.forget(watch)
 
-    def _timeout_for(self, total: float) -> aiohttp.ClientTimeout:
-        """The request timeouts with ``total`` seconds left in all."""
-        if total <= 0:
-            raise TimeoutError
-        return aiohttp.ClientTimeout(
-            total=total,
-            connect=min(self._timeout.connect or total, total),
-            sock_connect=min(self._timeout.sock_connect or total, total),
-        )
-
-    async def _hop(
-        self,
-        url: URL,
-        headers: dict[str, str],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's own, per request)
-    ) -> Retrieved | NotModified | URL:
+    async def _hop(self, url: URL, headers: dict[str, str]) -> Retrieved | NotModified | URL:
         """One request: a result, or the URL a redirect points to."""
         session = self._session_for_request()
         try:
@@ -193,15 +187,13 @@ class Fetcher:
                 allow_redirects=False,
                 auto_decompress=False,
                 raise_for_status=False,
-                timeout=timeout,
+                timeout=self._timeout,
             ) as response:
                 if response.status in REDIRECT_STATUSES:
                     return _redirect_target(url, response)
                 return await self._response_result(url, response)
         except aiohttp.ClientError as exc:
-            raise _translate(url, exc, timeout) from exc
-        except TimeoutError:  # the total timeout (an OSError too): ``get`` words it
-            raise
+            raise _translate(url, exc, self._timeout) from exc
         except OSError as exc:
             raise RetrieveError(str(url), f"network error: {exc.strerror or exc}") from exc
 
