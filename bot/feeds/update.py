@@ -220,7 +220,7 @@ class Updater:
         next_poll_at = self._next(blog, now, max_age)
         moved = polled_again(state, now, next_poll_at, etag=etag, last_modified=last_modified)
         if moved is not None:
-            self.storage.defer_schedule(moved)
+            self.storage.defer_schedule(moved, was=state)
             return FeedOutcome(state.key, outcome, state=moved)
         new_state, events = after_success(
             state,

@@ -228,7 +228,7 @@ class Storage(MirrorStore, RelayStore):
         for key, state in states.items():
             self._feed_rows[key] = _as_read(state) if state is not None else None
 
-    def defer_schedule(self, state: FeedState) -> None:
+    def defer_schedule(self, state: FeedState, *, was: FeedState | None = None) -> None:
         """Record a poll that changed nothing but the feed's schedule, to be written later.
 
         That is what most polls are (304 Not Modified): writing each at once costs a row
@@ -239,18 +239,21 @@ class Storage(MirrorStore, RelayStore):
         those feeds are polled earlier, which is harmless; validators, body hashes, health
         and events are never deferred (they go through :meth:`apply_update`). A later full
         write of the feed supersedes it.
+
+        ``was``: the row ``state`` was made from by moving its schedule (``polled_again``).
+        When that is the row kept here, ``state`` takes its place without a comparison of
+        every field (in UTC, as a read would give it).
         """
-        self._schedules[state.key] = (
-            state.next_poll_at,
-            state.last_polled_at,
-            state.last_success_at,
-        )
+        key = state.key
+        self._schedules[key] = (state.next_poll_at, state.last_polled_at, state.last_success_at)
         self._feed_writes += 1
-        known = self._feed_rows.get(state.key)
-        if known is not None and _same_but_schedule(known, state):
-            self._feed_rows[state.key] = _as_read(state)  # the row with this schedule
+        known = self._feed_rows.get(key)
+        if known is not None and known is was and _scheduled_in_utc(state):
+            self._feed_rows[key] = state
+        elif known is not None and _same_but_schedule(known, state):
+            self._feed_rows[key] = _as_read(state)  # the row with this schedule
         else:  # not known, or a schedule older than the row's: the database and ``_scheduled``
-            self._feed_rows.pop(state.key, None)
+            self._feed_rows.pop(key, None)
         if len(self._schedules) >= SCHEDULE_BATCH and not self._flushing and self._batches:
             self._start_flush()
         elif self._schedule_timer is None:
@@ -618,6 +621,17 @@ def _as_read(state: FeedState) -> FeedState:
         if value is not None and value.tzinfo is not UTC:
             moved[name] = value.astimezone(UTC)
     return dataclasses.replace(state, **moved) if moved else state
+
+
+def _scheduled_in_utc(state: FeedState) -> bool:
+    """Whether the times a deferred schedule sets are in UTC already (``_as_read`` keeps them)."""
+    return (
+        state.next_poll_at is not None
+        and state.next_poll_at.tzinfo is UTC
+        and state.last_polled_at is not None
+        and state.last_polled_at.tzinfo is UTC
+        and (state.last_success_at is None or state.last_success_at.tzinfo is UTC)
+    )
 
 
 def _same_but_schedule(known: FeedState, state: FeedState) -> bool:

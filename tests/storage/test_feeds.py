@@ -145,6 +145,42 @@ async def test_a_deferred_schedule_never_moves_a_feed_back(storage: Storage) -> 
     assert await storage.get_feed(feed().key) == polled(later)
 
 
+async def test_a_schedule_moved_from_the_kept_row_takes_its_place(storage: Storage) -> None:
+    """``was``, the row the poll started from: the new row replaces it as it is (UTC)."""
+    await storage.save_feed(feed(etag="v1"))
+    kept = await storage.get_feed(feed().key)
+    assert kept is not None
+    moved = polled_as(kept, POLLED)
+    storage.defer_schedule(moved, was=kept)
+    assert await storage.get_feed(feed().key) is moved
+    await storage.flush_schedules()
+    assert await storage.get_feed(feed().key) == moved
+
+
+async def test_a_schedule_moved_from_the_kept_row_in_another_zone_is_read_in_utc(
+    storage: Storage,
+) -> None:
+    await storage.save_feed(feed(etag="v1"))
+    kept = await storage.get_feed(feed().key)
+    assert kept is not None
+    elsewhere = POLLED.astimezone(timezone(timedelta(hours=2)))
+    storage.defer_schedule(polled_as(kept, elsewhere), was=kept)
+    read = await storage.get_feed(feed().key)
+    assert read is not None and read.last_polled_at == POLLED
+    assert read.last_polled_at.tzinfo is UTC and read.next_poll_at.tzinfo is UTC  # type: ignore[union-attr]
+
+
+async def test_a_schedule_moved_from_an_older_row_never_moves_the_feed_back(
+    storage: Storage,
+) -> None:
+    older = feed()
+    later = POLLED + timedelta(hours=1)
+    await storage.save_feed(polled(later))  # written since ``older`` was read
+    storage.defer_schedule(polled_as(older, POLLED), was=older)
+    await storage.flush_schedules()
+    assert await storage.get_feed(feed().key) == polled(later)
+
+
 @pytest.mark.parametrize(
     ("stored", "deferred", "written"),
     [
