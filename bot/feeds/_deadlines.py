@@ -16,35 +16,30 @@ import asyncio
 import math
 from typing import Any
 
-
-class Watch:
-    """One request's deadline (see :meth:`Deadlines.watch`)."""
-
-    __slots__ = ("cancelling", "expired", "task", "tick")
-
-    def __init__(self, task: asyncio.Task[Any], tick: int) -> None:
-        self.task = task
-        self.tick = tick
-        self.cancelling = task.cancelling()
-        self.expired = False
+#: A watched request: its task and the tick it is due at (a tuple: cheaper than an object).
+Watch = tuple[asyncio.Task[Any], int]
 
 
 class Deadlines:
     """Cancels each watched task ``total`` seconds (plus at most one tick) after its watch began."""
 
-    __slots__ = ("_due", "_loop", "_tick", "_total")
+    __slots__ = ("_due", "_expired", "_loop", "_per_second", "_tick", "_total")
 
     def __init__(self, total: float) -> None:
         if not total > 0:
             raise ValueError(f"a total timeout must be positive, not {total!r}")
         self._total = total
         self._tick = min(1.0, max(0.01, total / 20))
-        self._due: dict[int, set[Watch]] = {}
+        self._per_second = 1 / self._tick
+        #: Per tick, the tasks due then, each with its ``cancelling()`` count when watched.
+        self._due: dict[int, dict[asyncio.Task[Any], int]] = {}
+        #: Tasks their deadline cancelled, until they see it (:meth:`expired`) or end.
+        self._expired: dict[asyncio.Task[Any], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
-        """How many requests are watched."""
-        return sum(len(due) for due in self._due.values())
+        """How many requests are watched, or were cut and have not seen it yet."""
+        return sum(len(due) for due in self._due.values()) + len(self._expired)
 
     def watch(self) -> Watch:
         """Start the current task's deadline; :meth:`forget` it once its request is over."""
@@ -53,33 +48,36 @@ class Deadlines:
         if task is None:
             raise RuntimeError("a deadline needs a task to cancel")
         if loop is not self._loop:  # another loop (tests run one each): its timers only
-            self._loop, self._due = loop, {}
-        tick = math.ceil((loop.time() + self._total) / self._tick)
+            self._loop, self._due, self._expired = loop, {}, {}
+        tick = math.ceil((loop.time() + self._total) * self._per_second)
         due = self._due.get(tick)
         if due is None:
-            due = self._due[tick] = set()
+            due = self._due[tick] = {}
             loop.call_at(tick * self._tick, self._expire, tick)
-        watch = Watch(task, tick)
-        due.add(watch)
-        return watch
+        due[task] = task.cancelling()
+        return task, tick
 
     def forget(self, watch: Watch) -> None:
         """The request is over (whatever its result): its task is no longer cancelled."""
-        due = self._due.get(watch.tick)
+        task, tick = watch
+        due = self._due.get(tick)
         if due is not None:
-            due.discard(watch)
+            due.pop(task, None)
+        if self._expired:  # cut, but the cancellation never reached the watcher
+            self._expired.pop(task, None)
 
-    @staticmethod
-    def expired(watch: Watch) -> bool:
+    def expired(self, watch: Watch) -> bool:
         """Whether a ``CancelledError`` was this deadline's, to be raised as ``TimeoutError``.
 
         Call it where the ``CancelledError`` is caught: when the deadline cancelled the task,
         the cancellation is taken back (``uncancel``); ``False`` when another cancellation is
         pending as well, or the deadline never cancelled it: then the ``CancelledError`` goes on.
         """
-        return watch.expired and watch.task.uncancel() <= watch.cancelling
+        task = watch[0]
+        cancelling = self._expired.pop(task, None)
+        return cancelling is not None and task.uncancel() <= cancelling
 
     def _expire(self, tick: int) -> None:
-        for watch in self._due.pop(tick, ()):
-            watch.expired = True
-            watch.task.cancel()
+        for task, cancelling in self._due.pop(tick, {}).items():
+            self._expired[task] = cancelling
+            task.cancel()

@@ -57,6 +57,11 @@ class Fetcher:
         self._session = session
         self._owns_session = session is None
         self._hosts = KeyedSlots(settings.per_host_concurrency)
+        self._usual_headers = {
+            "User-Agent": settings.user_agent,
+            "Accept": DEFAULT_ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+        }
         total = settings.total_timeout.total_seconds()
         connect = min(settings.connect_timeout.total_seconds(), total)
         self._total = total
@@ -102,11 +107,10 @@ class Fetcher:
         pair) is sent as a header and dropped on a redirect to another origin.
         """
         target = _checked_url(url, params)
-        headers = {
-            "User-Agent": self.settings.user_agent,
-            "Accept": accept,
-            "Accept-Encoding": "gzip, deflate",
-        }
+        # our own session sends the usual ones itself (a dict less to merge, per request)
+        headers = {} if self._owns_session else dict(self._usual_headers)
+        if accept != DEFAULT_ACCEPT:
+            headers["Accept"] = accept
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -138,7 +142,7 @@ class Fetcher:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
-                headers={"User-Agent": self.settings.user_agent},
+                headers=self._usual_headers,
             )
         return self._session
 

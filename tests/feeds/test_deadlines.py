@@ -53,6 +53,26 @@ async def test_only_the_late_ones_of_many_concurrent_requests_are_cut() -> None:
     assert len(deadlines) == 0
 
 
+async def test_a_cut_swallowed_below_the_watcher_is_not_kept() -> None:
+    deadlines = Deadlines(0.05)
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            pass  # below the watcher, which never sees the cut
+
+    async def request() -> None:
+        watch = deadlines.watch()
+        try:
+            await stubborn()
+        finally:
+            deadlines.forget(watch)
+
+    await asyncio.ensure_future(request())
+    assert len(deadlines) == 0
+
+
 async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
     deadlines = Deadlines(5.0)
     task = asyncio.ensure_future(watched(deadlines, 10.0))
@@ -68,8 +88,8 @@ async def test_a_cancellation_from_outside_at_the_deadline_is_not_swallowed() ->
     never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     task = asyncio.ensure_future(watched(deadlines, never))
     await asyncio.sleep(0)
-    watch = next(iter(next(iter(deadlines._due.values()))))
-    deadlines._expire(watch.tick)  # the deadline cancels the task, then the caller does too
+    (tick,) = deadlines._due
+    deadlines._expire(tick)  # the deadline cancels the task, then the caller does too
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

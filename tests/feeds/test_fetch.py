@@ -67,6 +67,24 @@ async def test_good_feed_and_request_headers(server: HostileServer, fetcher: Fet
     assert "If-None-Match" not in seen.headers
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own-session", "callers-session"])
+async def test_the_same_request_headers_whoever_owns_the_session(
+    server: HostileServer, shared: bool
+) -> None:
+    """Our own session sends the usual headers itself; a caller's gets them with each request."""
+    async with aiohttp.ClientSession(headers={"User-Agent": "the caller's"}) as session:
+        async with Fetcher(SETTINGS, session if shared else None) as fetcher:
+            await fetcher.get(server.url("/feed/good.rss"), etag=ETAG)
+            await fetcher.get(server.url("/feed/good.rss"), accept="text/html")
+    first, second = server.seen("/feed/good.rss")
+    for seen in (first, second):
+        assert seen.headers["User-Agent"] == SETTINGS.user_agent
+        assert seen.headers["Accept-Encoding"] == "gzip, deflate"
+    assert first.headers["Accept"].startswith("application/atom+xml, application/rss+xml")
+    assert first.headers["If-None-Match"] == ETAG
+    assert second.headers["Accept"] == "text/html" and "If-None-Match" not in second.headers
+
+
 async def test_conditional_get(server: HostileServer, fetcher: Fetcher) -> None:
     url = server.url("/feed/conditional")
     first = await fetcher.get(url)
