@@ -78,6 +78,9 @@ class KeyedSlots:
         slots = self._slots.get(key)
         if slots is None:
             slots = self._slots[key] = Slots(self._count)
+        if slots._free and not slots._waiters:  # ``Slots.take`` without a call: every poll
+            slots._free -= 1
+            return
         try:
             await slots.take()
         except BaseException:
@@ -86,6 +89,11 @@ class KeyedSlots:
 
     def give(self, key: str) -> None:
         slots = self._slots[key]
+        if not slots._waiters and slots._free < slots._count:  # ``Slots.give``, no call
+            slots._free += 1
+            if slots._free == slots._count:
+                del self._slots[key]  # idle
+            return
         slots.give()
         self._drop_if_idle(key, slots)
 
