@@ -18,8 +18,10 @@ start (see ``read_followed_ahead``).
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 from bot.config import BlogConfig, secret
@@ -42,6 +44,14 @@ from bot.storage.records import FeedState, KnownItem
 class Planned:
     state: FeedState
     source: Source
+
+
+class Unread(enum.Enum):
+    UNREAD = "unread"
+
+
+#: What ``FeedStates.peek`` gives for a row it has not read (yet).
+UNREAD: Final = Unread.UNREAD
 
 
 class FeedStates:
@@ -71,9 +81,18 @@ class FeedStates:
             self._known[key] = found.get(key)
 
     async def get(self, key: str) -> FeedState | None:
-        if key not in self._known:
-            self._known[key] = await self.storage.get_feed(key)
-        return self._known[key]
+        state = self._known.get(key, UNREAD)
+        if state is UNREAD:
+            state = self._known[key] = await self.storage.get_feed(key)
+        return state
+
+    def peek(self, key: str) -> FeedState | Unread | None:
+        """``get`` without waiting: the row when read (``None``: there is none), else ``UNREAD``.
+
+        For planning's hot paths, where the poller has read every row ahead (a coroutine
+        per lookup costs more than the lookup).
+        """
+        return self._known.get(key, UNREAD)
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, FeedState]:
         await self.read_ahead(keys)
@@ -124,7 +143,8 @@ async def plan_posts(
 ) -> list[Planned]:
     """The blog's posts listing, discovering its URL on first use (raises UpdateError)."""
     states = states or FeedStates(storage)
-    state = await states.get(posts_key(blog))
+    found = states.peek(posts_key(blog))
+    state = await states.get(posts_key(blog)) if found is UNREAD else found
     if blog.platform == "wordpress":
         if state is None or not _discovered(state, blog):
             root = await discover_api_root(fetcher, str(blog.url))
@@ -184,13 +204,17 @@ async def plan_comments(
         return [Planned(state, source)]
     if blog.platform == "feed":
         site_wide = str(blog.comments_feed) if blog.comments_feed is not None else None
-        state = await states.get(comments_key(blog))
+        found = states.peek(comments_key(blog))
+        state = await states.get(comments_key(blog)) if found is UNREAD else found
         if site_wide is None and state is not None:
             site_wide = state.url
         if site_wide is not None:
             if state is None or state.url != site_wide:
                 state = await _saved(states, state, comments_key(blog), blog, site_wide, "comments")
             return [Planned(state, FeedCommentsSource(state.url))]
+    cached = _cached_followed(blog, states.peek(posts_key(blog)), followed)
+    if cached is not None and not cached:
+        return []  # a blog whose posts have no comment listings: every cycle, without a call
     return await _per_post(blog, states, followed)
 
 
@@ -265,15 +289,29 @@ async def _followed_posts(
     blog: BlogConfig, states: FeedStates, cache: FollowedCache | None
 ) -> list[FollowedPost]:
     """The newest ``follow_posts`` posts that have a comment listing, from ``cache`` if valid."""
-    made_from = _made_from(blog, await states.get(posts_key(blog)))
-    cached = cache.get(blog.name) if cache is not None and made_from is not None else None
-    if cached is not None and cached[0] == made_from:
-        return cached[1]
+    posts_state = await states.get(posts_key(blog))
+    cached = _cached_followed(blog, posts_state, cache)
+    if cached is not None:
+        return cached
+    made_from = _made_from(blog, posts_state)
     newest = await states.storage.newest_posts(blog.name, blog.comments.follow_posts)
     followed = _followed(blog, newest)
     if cache is not None and made_from is not None:
         cache[blog.name] = (made_from, followed)
     return followed
+
+
+def _cached_followed(
+    blog: BlogConfig, posts_state: FeedState | Unread | None, cache: FollowedCache | None
+) -> list[FollowedPost] | None:
+    """The blog's followed posts from ``cache`` while it is valid, else ``None``."""
+    if cache is None or posts_state is UNREAD:
+        return None
+    cached = cache.get(blog.name)
+    if cached is None:
+        return None
+    made_from = _made_from(blog, posts_state)
+    return cached[1] if made_from is not None and cached[0] == made_from else None
 
 
 def _made_from(blog: BlogConfig, posts_state: FeedState | None) -> tuple[object, ...] | None:

@@ -18,6 +18,7 @@ from bot.feeds.errors import UpdateError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.models import Entry, EntryKind
 from bot.feeds.plan import (
+    UNREAD,
     FeedStates,
     FollowedCache,
     Planned,
@@ -305,6 +306,49 @@ async def test_isso_threads_of_the_newest_posts(storage: Storage, fetcher: Fetch
     assert source.post_key == planned.state.post_key == "post-1"
     assert planned.state.url == "http://isso.example:8080/"
     assert planned.state.key == "modite:comments:post-1"
+
+
+async def test_rows_read_ahead_are_peeked_and_others_are_unread(storage: Storage) -> None:
+    await storage.save_feed(FeedState("modite:posts", "modite", "https://b/feed", "posts"))
+    states = FeedStates(storage)
+    assert states.peek("modite:posts") is UNREAD
+    await states.read_ahead(["modite:posts", "modite:comments"])
+    found = states.peek("modite:posts")
+    assert isinstance(found, FeedState) and found == await states.get("modite:posts")
+    assert states.peek("modite:comments") is None  # read: there is no such row
+
+
+async def test_a_blog_without_comment_listings_plans_none_without_a_query_while_its_posts_stay(
+    storage: Storage, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every cycle of most feed blogs: planned from the rows read ahead and the cached list."""
+    site = {"url": "https://blog.example/", "posts_feed": "https://blog.example/feed"}
+    blog = blog_config(platform="feed", **site)
+    await store_posts(storage, blog, [stored_post(1, SYNCED)], body_hash="first body")
+    states, cache = FeedStates(storage), cast(FollowedCache, {})
+    await states.read_ahead([posts_key(blog), comments_key(blog)])
+    posts = await plan_posts(blog, storage, fetcher, states=states)
+    assert await plan_comments(blog, storage, posts, states=states, followed=cache) == []
+    queries: list[str] = []
+
+    async def newest_posts(name: str, limit: int) -> list[KnownItem]:
+        queries.append(name)
+        return []
+
+    async def no_reads(*_: object) -> None:
+        raise AssertionError("the rows were read ahead")
+
+    monkeypatch.setattr(storage, "newest_posts", newest_posts)
+    monkeypatch.setattr(storage, "get_feed", no_reads)
+    monkeypatch.setattr(storage, "get_feeds", no_reads)
+    for _ in range(3):
+        assert await plan_comments(blog, storage, posts, states=states, followed=cache) == []
+    assert queries == []
+    posts_row = await states.get(posts_key(blog))
+    assert posts_row is not None
+    states.remember(posts_key(blog), dataclasses.replace(posts_row, body_hash="another body"))
+    assert await plan_comments(blog, storage, posts, states=states, followed=cache) == []
+    assert queries == ["modite"], "a new posts body: its posts are read again"
 
 
 async def test_followed_posts_read_ahead_in_bulk_plan_what_each_blog_alone_plans(
