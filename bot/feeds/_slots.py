@@ -34,6 +34,13 @@ class Slots:
         """Nobody holds a slot and nobody waits for one."""
         return self._free == self._count and not self._waiters
 
+    def take_now(self) -> bool:
+        """Take a free slot if nobody waits for one (no coroutine: the usual case)."""
+        if self._free and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
     async def take(self) -> None:
         if self._free and not self._waiters:
             self._free -= 1
@@ -74,13 +81,20 @@ class KeyedSlots:
         """How many keys have slots in use or waited for."""
         return len(self._slots)
 
-    async def take(self, key: str) -> None:
+    def take_now(self, key: str) -> bool:
+        """Take a free slot of ``key`` if nobody waits for one (no coroutine: the usual case)."""
         slots = self._slots.get(key)
         if slots is None:
             slots = self._slots[key] = Slots(self._count)
-        if slots._free and not slots._waiters:  # ``Slots.take`` without a call: every poll
+        if slots._free and not slots._waiters:  # ``Slots.take_now`` without a call
             slots._free -= 1
+            return True
+        return False
+
+    async def take(self, key: str) -> None:
+        if self.take_now(key):
             return
+        slots = self._slots[key]
         try:
             await slots.take()
         except BaseException:

@@ -149,8 +149,9 @@ def next_poll(
     max_age: float | None = None,
 ) -> datetime:
     """When to poll again after a success: the interval ± jitter, never before max-age."""
-    spread = interval.total_seconds() * jitter
-    delay = interval.total_seconds() + rng.uniform(-spread, spread)
+    seconds = interval.total_seconds()
+    spread = seconds * jitter
+    delay = seconds - spread + (spread + spread) * rng.random()  # rng.uniform(-spread, spread)
     if max_age is not None:
         delay = max(delay, min(max_age, 86400.0))
     return now + timedelta(seconds=max(delay, 1.0))

@@ -160,7 +160,8 @@ class Fetcher:
         try:
             while True:
                 host = url.host or ""
-                await hosts.take(host)
+                if not hosts.take_now(host):
+                    await hosts.take(host)
                 if watch is None:
                     watch = deadlines.watch()
                 try:

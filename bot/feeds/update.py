@@ -221,7 +221,7 @@ class Updater:
         moved = polled_again(state, now, next_poll_at, etag=etag, last_modified=last_modified)
         if moved is not None:
             self.storage.defer_schedule(moved, was=state)
-            return FeedOutcome(state.key, outcome, state=moved)
+            return FeedOutcome(state.key, outcome, 0, None, moved)  # in field order: most polls
         new_state, events = after_success(
             state,
             now,
@@ -415,13 +415,15 @@ class Held:
     async def take(self) -> None:
         """Wait for the host's slot, then for one of all; ``release`` gives them back."""
         limit = self._limit
-        await limit._hosts.take(self._host)
+        if not limit._hosts.take_now(self._host):
+            await limit._hosts.take(self._host)
         self._taken = 1
-        try:
-            await limit._total.take()
-        except BaseException:
-            self.release()
-            raise
+        if not limit._total.take_now():
+            try:
+                await limit._total.take()
+            except BaseException:
+                self.release()
+                raise
         self._taken = 2
 
     def release(self) -> None:

@@ -333,6 +333,16 @@ def test_next_poll_jitter_bounds_and_max_age() -> None:
     assert later == T0 + timedelta(hours=1)
 
 
+def test_next_poll_jitter_is_uniform_over_the_spread_as_random_uniform_draws_it() -> None:
+    ours, reference = random.Random(7), random.Random(7)
+    for _ in range(200):
+        spread = 600 * 0.1
+        expected = T0 + timedelta(seconds=600 + reference.uniform(-spread, spread))
+        assert abs(next_poll(T0, timedelta(minutes=10), 0.1, ours) - expected) <= timedelta(
+            microseconds=1
+        )
+
+
 def test_edit_of_pingback_is_not_announced_as_comment_edit() -> None:
     ping = comment(5, kind=EntryKind.PINGBACK)
     decision = decide_entries(

@@ -134,3 +134,33 @@ async def test_keyed_slots_forget_a_key_whose_only_waiter_was_cancelled() -> Non
     assert len(hosts) == 1  # still held
     hosts.give("a.example")
     assert len(hosts) == 0
+
+
+async def test_taking_now_never_jumps_the_line() -> None:
+    """``take_now`` (no coroutine) takes a free slot, and never one a waiter is owed."""
+    slots = Slots(1)
+    assert slots.take_now()
+    assert not slots.take_now()  # none free
+    waiting = asyncio.ensure_future(slots.take())
+    await asyncio.sleep(0)
+    slots.give()  # handed to the waiter
+    assert not slots.take_now()
+    await asyncio.wait_for(waiting, 1)
+    slots.give()
+    assert slots.idle and slots.take_now()
+
+
+async def test_keyed_slots_taken_now_count_like_the_others_and_go_when_idle() -> None:
+    hosts = KeyedSlots(2)
+    assert hosts.take_now("a.example") and hosts.take_now("a.example")
+    assert not hosts.take_now("a.example")
+    assert hosts.take_now("b.example")
+    waiting = asyncio.ensure_future(hosts.take("a.example"))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    hosts.give("a.example")
+    await asyncio.wait_for(waiting, 1)
+    assert not hosts.take_now("a.example"), "the waiter got it"
+    for host in ("a.example", "a.example", "b.example"):
+        hosts.give(host)
+    assert len(hosts) == 0
