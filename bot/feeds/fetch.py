@@ -184,7 +184,11 @@ class Fetcher:
                 deadlines.forget(watch)
 
     async def _hop(self, url: URL, headers: dict[str, str]) -> Retrieved | NotModified | URL:
-        """One request: a result, or the URL a redirect points to."""
+        """One request: a result, or the URL a redirect points to.
+
+        The response is handled here, not in a coroutine of its own: a poll awaits through
+        every coroutine between its task and the socket, each time data arrives.
+        """
         session = self._session_for_request()
         try:
             async with session.get(
@@ -195,48 +199,37 @@ class Fetcher:
                 raise_for_status=False,
                 timeout=self._timeout,
             ) as response:
-                if response.status in REDIRECT_STATUSES:
+                status = response.status
+                if status in REDIRECT_STATUSES:
                     return _redirect_target(url, response)
-                return await self._response_result(url, response)
+                got = response.headers
+                max_age = parse_max_age(got.get(hdrs.CACHE_CONTROL, ""))
+                if status == 304:
+                    return NotModified(max_age)
+                if not 200 <= status < 300:
+                    raise _status_error(url, response)
+                limit = self.settings.max_body_bytes
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= limit
+                    and got.get(hdrs.CONTENT_ENCODING, "identity") == "identity"
+                ):  # nearly every feed: aiohttp reads exactly ``length`` bytes, within the limit
+                    body = await response.read()
+                else:
+                    body = await _read_body(url, response, limit)
+                return Retrieved(  # in field order: every poll answered 200 comes here
+                    str(url),
+                    (body,),
+                    got.get(hdrs.CONTENT_TYPE),
+                    got.get(hdrs.ETAG),
+                    got.get(hdrs.LAST_MODIFIED),
+                    max_age,
+                )
         except aiohttp.ClientError as exc:
             raise _translate(url, exc, self._timeout) from exc
         except OSError as exc:
             raise RetrieveError(str(url), f"network error: {exc.strerror or exc}") from exc
-
-    async def _response_result(
-        self, url: URL, response: aiohttp.ClientResponse
-    ) -> Retrieved | NotModified:
-        headers = response.headers
-        status = response.status
-        max_age = parse_max_age(headers.get(hdrs.CACHE_CONTROL, ""))
-        if status == 304:
-            return NotModified(max_age)
-        if not 200 <= status < 300:
-            if status >= 400:
-                raise _status_error(url, response)
-            raise RetrieveError(
-                str(url),
-                f"unexpected HTTP status {status} {response.reason or ''}".rstrip(),
-                status=status,
-            )
-        limit = self.settings.max_body_bytes
-        length = response.content_length
-        if (
-            length is not None
-            and length <= limit
-            and headers.get(hdrs.CONTENT_ENCODING, "identity") == "identity"
-        ):  # nearly every feed: aiohttp reads exactly ``length`` bytes, within the limit
-            body = await response.read()
-        else:
-            body = await _read_body(url, response, limit)
-        return Retrieved(  # in field order: every poll answered 200 comes here
-            str(url),
-            (body,),
-            headers.get(hdrs.CONTENT_TYPE),
-            headers.get(hdrs.ETAG),
-            headers.get(hdrs.LAST_MODIFIED),
-            max_age,
-        )
 
 
 def backoff_delay(
@@ -373,7 +366,14 @@ def _check_redirect(visited: list[URL], target: URL, limit: int) -> None:
 
 
 def _status_error(url: URL, response: aiohttp.ClientResponse) -> RetrieveError:
+    """The error for a status that is neither a success, a redirect nor 304."""
     status = response.status
+    if status < 400:
+        return RetrieveError(
+            str(url),
+            f"unexpected HTTP status {status} {response.reason or ''}".rstrip(),
+            status=status,
+        )
     retry_after = None
     message = f"the server answered HTTP {status} {response.reason or ''}".rstrip()
     if status in RETRY_AFTER_STATUSES and "Retry-After" in response.headers:
@@ -424,8 +424,8 @@ class _BodyError(Exception):
 async def _read_body(url: URL, response: aiohttp.ClientResponse, limit: int) -> bytes:
     """Stream the body, counting raw and decompressed bytes against ``limit``.
 
-    ``Fetcher._response_result`` reads a body of a known length within the limit, not
-    compressed, itself (the same as here, without a call).
+    ``Fetcher._hop`` reads a body of a known length within the limit, not compressed,
+    itself (the same as here, without a call).
     """
     length = response.content_length
     if length is not None and length > limit:

@@ -91,7 +91,7 @@ class Poller:
             results = await _windowed(
                 blogs,
                 lambda b: (
-                    self._poll_held(b, force, states, held)
+                    self._poll(b, force, states, held)
                     if b.name in held
                     else self.poll_blog(b, force=force)
                 ),
@@ -118,33 +118,35 @@ class Poller:
             await states.read_ahead(self._keys([blog]))
             return await self._poll(blog, force, states)
 
-    async def _poll_held(
-        self, blog: BlogConfig, force: bool, states: FeedStates, held: set[str]
+    async def _poll(
+        self, blog: BlogConfig, force: bool, states: FeedStates, held: set[str] | None = None
     ) -> list[FeedOutcome]:
-        """``_poll`` of a blog ``poll_all`` locked; unlocks it at the end."""
-        try:
-            return await self._poll(blog, force, states)
-        finally:
-            held.discard(blog.name)
-            self._locks[blog.name].release()
-
-    async def _poll(self, blog: BlogConfig, force: bool, states: FeedStates) -> list[FeedOutcome]:
+        """Plan and poll the blog's listings; a blog ``poll_all`` locked (in ``held``) is
+        unlocked at the end (here, not in a coroutine around this one: every await of a poll
+        goes through each coroutine between its task and the socket)."""
         storage = self.updater.storage
         outcomes: list[FeedOutcome] = []
         try:
-            posts = await plan_posts(blog, storage, self.updater.fetcher, states=states)
-        except UpdateError as error:
-            outcomes.append(await self._planning_failed(blog, error))
+            try:
+                posts = await plan_posts(blog, storage, self.updater.fetcher, states=states)
+            except UpdateError as error:
+                outcomes.append(await self._planning_failed(blog, error))
+                return outcomes
+            except Exception as error:  # e.g. a home page no parser expected: still this blog's
+                log.exception("unexpected error while planning the polls of %s", blog.name)
+                outcomes.append(await self._planning_failed(blog, error))
+                return outcomes
+            outcomes += await self._run(blog, posts, force, states)
+            comments = await plan_comments(
+                blog, storage, posts, states=states, followed=self._followed
+            )
+            if comments:
+                outcomes += await self._run(blog, comments, force, states)
             return outcomes
-        except Exception as error:  # e.g. a home page no parser expected: still this blog's
-            log.exception("unexpected error while planning the polls of %s", blog.name)
-            outcomes.append(await self._planning_failed(blog, error))
-            return outcomes
-        outcomes += await self._run(blog, posts, force, states)
-        comments = await plan_comments(blog, storage, posts, states=states, followed=self._followed)
-        if comments:
-            outcomes += await self._run(blog, comments, force, states)
-        return outcomes
+        finally:
+            if held is not None:
+                held.discard(blog.name)
+                self._locks[blog.name].release()
 
     def _states(self) -> FeedStates:
         """Feed rows for one cycle; new rows are written in batches with the polls' results."""

@@ -277,6 +277,16 @@ async def test_error_statuses(
     assert str(error) == f"Retrieving {url} failed: the server answered HTTP {code} {reason}."
 
 
+@pytest.mark.parametrize(("code", "reason"), [(300, "Multiple Choices"), (305, "Use Proxy")])
+async def test_a_status_neither_success_redirect_nor_error_fails_the_poll(
+    server: HostileServer, fetcher: Fetcher, code: int, reason: str
+) -> None:
+    url = server.url(f"/status/{code}")
+    error = await failure(fetcher, url)
+    assert (error.status, error.permanent) == (code, False)
+    assert str(error) == f"Retrieving {url} failed: unexpected HTTP status {code} {reason}."
+
+
 async def test_retry_after(server: HostileServer, fetcher: Fetcher) -> None:
     limited = await failure(fetcher, server.url("/status/429"))
     assert (limited.status, limited.retry_after) == (429, 120.0)
