@@ -107,7 +107,7 @@ class Fetcher:
         since aiohttp 3.14 deprecates that class, a ``(login, password)``
         pair) is sent as a header and dropped on a redirect to another origin.
         """
-        target = _checked_url(url, params)
+        target = _parsed_url(url, params) if params else _checked_feed_url(url)
         # our own session sends the usual ones itself (a dict less to merge, per request)
         headers = {} if self._owns_session else dict(self._usual_headers)
         if accept != DEFAULT_ACCEPT:
@@ -300,16 +300,10 @@ def _authorization(auth: aiohttp.BasicAuth | tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
-def _checked_url(url: str, params: Mapping[str, str] | None) -> URL:
-    """Parse ``url``; anything but an absolute http(s) URL is a permanent error."""
-    if not params:
-        return _checked_feed_url(url)
-    return _parsed_url(url, params)
-
-
 @functools.lru_cache(maxsize=16_384)
 def _checked_feed_url(url: str) -> URL:
-    """``_parsed_url`` of a URL without extra parameters, remembered.
+    """``_parsed_url`` of a URL without extra parameters, remembered (a permanent error for
+    anything but an absolute http(s) URL).
 
     Feeds are polled again and again, and a new URL costs more than the rest of preparing
     a request (parsing, and what aiohttp derives from it and caches on it). Errors are not

@@ -122,7 +122,8 @@ class Updater:
         now = self.clock()
         held = self._bodies.hold(state.url)
         try:
-            await held.take()
+            if not held.take_now():
+                await held.take()
             try:
                 retrieved = await source.retrieve(self.fetcher, state, now)
                 if isinstance(retrieved, NotModified):
@@ -411,6 +412,20 @@ class Held:
         self._limit = limit
         self._host = host
         self._taken = 0  # 1: the host slot, 2: both
+
+    def take_now(self) -> bool:
+        """Take both slots if they are free and nobody waits (no coroutine: the usual case).
+
+        ``False``: nothing was taken, ``await take()`` instead.
+        """
+        limit = self._limit
+        if not limit._hosts.take_now(self._host):
+            return False
+        if not limit._total.take_now():
+            limit._hosts.give(self._host)
+            return False
+        self._taken = 2
+        return True
 
     async def take(self) -> None:
         """Wait for the host's slot, then for one of all; ``release`` gives them back."""

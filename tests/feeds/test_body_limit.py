@@ -91,3 +91,23 @@ async def test_slots_are_per_host_and_in_all() -> None:
         held.release()
         held.release()  # again: a no-op
     assert len(limit._hosts) == 0
+
+
+async def test_slots_taken_now_are_both_or_none() -> None:
+    limit = BodyLimit(total=2, per_host=1)
+    first = limit.hold("http://a.example/feed")
+    assert first.take_now()
+    assert not limit.hold("http://a.example/other").take_now()  # its host is busy
+    second = limit.hold("http://b.example/feed")
+    assert second.take_now()
+    third = limit.hold("http://c.example/feed")
+    assert not third.take_now()  # every slot in use: c's host slot is not kept either
+    waiting = asyncio.ensure_future(third.take())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    first.release()
+    await asyncio.wait_for(waiting, 1)
+    assert not limit.hold("http://d.example/feed").take_now(), "the waiter got the slot"
+    for held in (second, third):
+        held.release()
+    assert limit.hold("http://c.example/feed").take_now()
