@@ -181,16 +181,23 @@ class Poller:
         else:
             now = self.updater.clock()
             due = [p for p in planned if self.is_due(blog, p.state, now)]
-        if len(due) == 1:  # the common case: no task to create
-            return [await self._one(blog, due[0], states)]
-        return await _every(self._one(blog, p, states) for p in due)
+        if len(due) != 1:
+            return await _every(self._one(blog, p, states) for p in due)
+        # the common case (a blog's posts listing): no task, and no coroutine around the poll
+        one = due[0]
+        outcome = await self.updater.update_feed(blog, one.state, one.source)
+        self._polled(one, outcome, states)
+        return [outcome]
 
     async def _one(self, blog: BlogConfig, planned: Planned, states: FeedStates) -> FeedOutcome:
         outcome = await self.updater.update_feed(blog, planned.state, planned.source)
+        self._polled(planned, outcome, states)
+        return outcome
+
+    def _polled(self, planned: Planned, outcome: FeedOutcome, states: FeedStates) -> None:
         states.remember(planned.state.key, outcome.state)
         if self.progress:
             self.progress(outcome)
-        return outcome
 
     def is_due(self, blog: BlogConfig, state: FeedState, now: datetime) -> bool:
         """Due when its next-poll time (backoff, Retry-After, max-age) is reached.
