@@ -8,7 +8,7 @@ the parser pool, so ``parse`` must be a picklable top-level function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -81,8 +81,12 @@ class Source(Protocol):
     @property
     def parse(self) -> ParseFunc: ...
 
-    async def retrieve(
+    def retrieve(
         self, fetcher: Fetcher, state: FeedState, now: datetime
-    ) -> Retrieved | NotModified:
-        """Fetch the listing; raise :class:`bot.feeds.errors.RetrieveError` on failure."""
+    ) -> Awaitable[Retrieved | NotModified]:
+        """Fetch the listing; raise :class:`bot.feeds.errors.RetrieveError` on failure.
+
+        An ``async def`` or, for a source that only makes one request, a plain method
+        returning ``fetcher.get(...)`` itself: a coroutine less for every poll to go through.
+        """
         ...

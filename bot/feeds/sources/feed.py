@@ -20,6 +20,7 @@ from bot.feeds.parse import parse_feed
 from bot.feeds.sources.base import NotModified, ParseContext, ParseFunc, Retrieved
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
     from datetime import datetime
 
     from bot.feeds.fetch import Fetcher
@@ -39,10 +40,10 @@ class FeedPostsSource:
     def parse(self) -> ParseFunc:
         return parse_feed
 
-    async def retrieve(
+    def retrieve(
         self, fetcher: Fetcher, state: FeedState, now: datetime
-    ) -> Retrieved | NotModified:
-        return await fetcher.get(self.url, etag=state.etag, last_modified=state.last_modified)
+    ) -> Awaitable[Retrieved | NotModified]:
+        return fetcher.get(self.url, etag=state.etag, last_modified=state.last_modified)
 
 
 def parse_comments_feed(
@@ -75,10 +76,10 @@ class FeedCommentsSource:
             parse_comments_feed, post_key=self.post_key, post_url=self.post_url
         )
 
-    async def retrieve(
+    def retrieve(
         self, fetcher: Fetcher, state: FeedState, now: datetime
-    ) -> Retrieved | NotModified:
-        return await fetcher.get(self.url, etag=state.etag, last_modified=state.last_modified)
+    ) -> Awaitable[Retrieved | NotModified]:
+        return fetcher.get(self.url, etag=state.etag, last_modified=state.last_modified)
 
 
 # --- discovery -------------------------------------------------------------
