@@ -43,12 +43,17 @@ class Deadlines:
 
     def watch(self) -> Watch:
         """Start the current task's deadline; :meth:`forget` it once its request is over."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        if task is None:
-            raise RuntimeError("a deadline needs a task to cancel")
-        if loop is not self._loop:  # another loop (tests run one each): its timers only
-            self._loop, self._due, self._expired = loop, {}, {}
+        loop = self._loop
+        # the loop of the last watch, if it is the one running this task: Python 3.11's
+        # ``get_running_loop`` makes a system call (getpid) every time
+        task = asyncio.current_task(loop) if loop is not None else None
+        if loop is None or task is None:  # the first watch, or another loop (tests run one each)
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
+            if task is None:
+                raise RuntimeError("a deadline needs a task to cancel")
+            if loop is not self._loop:  # that loop's timers only
+                self._loop, self._due, self._expired = loop, {}, {}
         tick = math.ceil((loop.time() + self._total) * self._per_second)
         due = self._due.get(tick)
         if due is None:

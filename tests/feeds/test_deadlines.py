@@ -143,3 +143,18 @@ def test_a_deadline_needs_a_task_and_a_positive_total() -> None:
     loop.run_forever()
     loop.close()
     assert errors == ["a deadline needs a task to cancel"]
+
+
+async def test_the_running_loop_is_looked_up_once_per_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11's ``get_running_loop`` makes a system call (getpid): not one per request."""
+    calls: list[asyncio.AbstractEventLoop] = []
+    running = asyncio.get_running_loop
+
+    def counted() -> asyncio.AbstractEventLoop:
+        calls.append(running())
+        return calls[-1]
+
+    monkeypatch.setattr(asyncio, "get_running_loop", counted)
+    deadlines = Deadlines(1.0)
+    assert await asyncio.gather(*(watched(deadlines, 0.0) for _ in range(50))) == ["done"] * 50
+    assert len(calls) == 1
