@@ -118,12 +118,37 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         if auth is not None:
             headers["Authorization"] = _authorization(auth)
+        # Redirects are followed here, by hand, one host slot per hop. The total timeout runs
+        # from the first hop's start (not while it waits for its slot) to the end of the last
+        # body, later hops' waits for their slots included. (One coroutine with the loop, not
+        # one around it: a poll awaits through each, every time data arrives.)
+        hop, visited = target, [target]
+        hosts, deadlines = self._hosts, self._deadlines
+        watch = None
         try:
-            return await self._follow(target, headers)
-        except TimeoutError as exc:
-            raise RetrieveError(
-                url, f"timed out: the response took longer than {self._total:g}s in total"
-            ) from exc
+            while True:
+                host = hop.host or ""
+                if not hosts.take_now(host):
+                    await hosts.take(host)
+                if watch is None:
+                    watch = deadlines.watch()
+                try:
+                    result = await self._hop(hop, headers)
+                finally:
+                    hosts.give(host)
+                if not isinstance(result, URL):
+                    return result
+                _check_redirect(visited, result, self.settings.max_redirects)
+                if result.origin() != hop.origin():
+                    headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                visited.append(result)
+                hop = result
+        except asyncio.CancelledError:
+            if watch is not None and deadlines.expired(watch):
+                raise RetrieveError(
+                    url, f"timed out: the response took longer than {self._total:g}s in total"
+                ) from None
+            raise
         except RetrieveError as exc:
             if exc.url in (url, str(target)):
                 raise
@@ -134,6 +159,9 @@ class Fetcher:
                 retry_after=exc.retry_after,
                 permanent=exc.permanent,
             ) from exc
+        finally:
+            if watch is not None:
+                deadlines.forget(watch)
 
     def _session_for_request(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -146,42 +174,6 @@ class Fetcher:
                 headers=self._usual_headers,
             )
         return self._session
-
-    async def _follow(self, url: URL, headers: dict[str, str]) -> Retrieved | NotModified:
-        """Follow up to ``max_redirects`` redirects by hand, one host slot per hop.
-
-        The total timeout runs from the first hop's start (not while it waits for its host
-        slot) to the end of the last body, later hops' waits for their slots included.
-        """
-        visited = [url]
-        hosts = self._hosts
-        deadlines = self._deadlines
-        watch = None
-        try:
-            while True:
-                host = url.host or ""
-                if not hosts.take_now(host):
-                    await hosts.take(host)
-                if watch is None:
-                    watch = deadlines.watch()
-                try:
-                    result = await self._hop(url, headers)
-                finally:
-                    hosts.give(host)
-                if not isinstance(result, URL):
-                    return result
-                _check_redirect(visited, result, self.settings.max_redirects)
-                if result.origin() != url.origin():
-                    headers = {k: v for k, v in headers.items() if k != "Authorization"}
-                visited.append(result)
-                url = result
-        except asyncio.CancelledError:
-            if watch is not None and deadlines.expired(watch):
-                raise TimeoutError from None  # ``get`` words it
-            raise
-        finally:
-            if watch is not None:
-                deadlines.forget(watch)
 
     async def _hop(self, url: URL, headers: dict[str, str]) -> Retrieved | NotModified | URL:
         """One request: a result, or the URL a redirect points to.
