@@ -33,7 +33,7 @@ from bot.feeds.fetch import Fetcher  # noqa: E402
 from bot.feeds.parse import ParserPool  # noqa: E402
 from bot.feeds.poller import Poller  # noqa: E402
 from bot.feeds.sources.base import NotModified, Retrieved  # noqa: E402
-from bot.feeds.update import Updater  # noqa: E402
+from bot.feeds.update import Outcome, Updater  # noqa: E402
 from bot.storage import Storage  # noqa: E402
 from bot.storage.records import FeedState, UpdateResult  # noqa: E402
 
@@ -47,6 +47,9 @@ class NoNetwork(Fetcher):
 
 
 class NoSlots:
+    def take_now(self) -> bool:
+        return True
+
     async def take(self) -> None:
         pass
 
@@ -116,7 +119,7 @@ async def run(feeds: int, rounds: int) -> None:
             "without planning comment listings": {"plan_comments": no_comments},
             "without the body limit": {"hold": lambda url: NoSlots()},
             "without the deferred schedule write": {
-                "defer": lambda state: kept.__setitem__(state.key, state),
+                "defer": lambda state, **_: kept.__setitem__(state.key, state),
                 "soon": not_now,
             },
         }
@@ -137,7 +140,8 @@ async def run(feeds: int, rounds: int) -> None:
                 times[name].append(time.perf_counter() - start)
                 use({})
                 await storage.flush_schedules()  # the write the cycle started, not timed
-                assert len(outcomes) == feeds
+                failed = [o for o in outcomes if o.outcome is not Outcome.NOT_MODIFIED]
+                assert len(outcomes) == feeds and not failed, f"{name}: {failed[:3]}"
         await storage.close()
     whole = min(times["the whole cycle"])
     print(f"poll_pipeline: {feeds} feeds, no network (304 after one loop turn), best of {rounds}")
