@@ -42,8 +42,7 @@ class Slots:
         return False
 
     async def take(self) -> None:
-        if self._free and not self._waiters:
-            self._free -= 1
+        if self.take_now():
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -205,7 +205,7 @@ class Fetcher:
                 if (
                     length is not None
                     and length <= limit
-                    and got.get(hdrs.CONTENT_ENCODING, "identity") == "identity"
+                    and got.get(hdrs.CONTENT_ENCODING, "") in ("", "identity")
                 ):  # nearly every feed: aiohttp reads exactly ``length`` bytes, within the limit
                     body = await response.read()
                 else:
@@ -408,10 +408,8 @@ class _BodyError(Exception):
 
 
 async def _read_body(url: URL, response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """Stream the body, counting raw and decompressed bytes against ``limit``.
-
-    ``Fetcher._hop`` reads a body of a known length within the limit, not compressed,
-    itself (the same as here, without a call).
+    """Stream a compressed body, or one of unknown length, counting raw and decompressed
+    bytes against ``limit`` (``Fetcher._hop`` reads the others itself).
     """
     length = response.content_length
     if length is not None and length > limit:
@@ -419,8 +417,6 @@ async def _read_body(url: URL, response: aiohttp.ClientResponse, limit: int) -> 
             str(url), f"the body is {length} bytes, more than the limit of {limit} bytes"
         )
     encoding = response.headers.get("Content-Encoding", "")
-    if length is not None and encoding in ("", "identity"):
-        return await response.read()  # aiohttp reads exactly ``length`` bytes: within the limit
     try:
         decoder = _Decoder.for_encoding(encoding, limit)
         body = bytearray()

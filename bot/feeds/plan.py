@@ -212,21 +212,20 @@ async def plan_comments(
             if state is None or state.url != site_wide:
                 state = await _saved(states, state, comments_key(blog), blog, site_wide, "comments")
             return [Planned(state, FeedCommentsSource(state.url))]
-    cached = _cached_followed(blog, states.peek(posts_key(blog)), followed)
-    if cached is not None and not cached:
-        return []  # a blog whose posts have no comment listings: every cycle, without a call
-    return await _per_post(blog, states, followed)
+    newest = _cached_followed(blog, states.peek(posts_key(blog)), followed)
+    if newest is None:
+        newest = await _followed_posts(blog, states, followed)
+    if not newest:  # a blog whose posts have no comment listings: every cycle, quickly
+        return []
+    return await _per_post(blog, states, newest)
 
 
 async def _per_post(
-    blog: BlogConfig, states: FeedStates, cache: FollowedCache | None
+    blog: BlogConfig, states: FeedStates, followed: list[FollowedPost]
 ) -> list[Planned]:
     """The comment listing of each followed post. A new one emits on its first poll when its
     post was announced (new since the first sync, or backfilled), else it records a baseline:
     the outbox tells, as dates cannot (RSS dates have whole seconds, some posts have none)."""
-    followed = await _followed_posts(blog, states, cache)
-    if not followed:  # a blog whose posts have no comment listings: every cycle, quickly
-        return []
     known = await states.get_many([comments_key(blog, post.key) for post in followed])
     unplanned = [post.key for post in followed if comments_key(blog, post.key) not in known]
     announced = await states.storage.announced_posts(blog.name, unplanned) if unplanned else set()

@@ -430,15 +430,13 @@ class Held:
     async def take(self) -> None:
         """Wait for the host's slot, then for one of all; ``release`` gives them back."""
         limit = self._limit
-        if not limit._hosts.take_now(self._host):
-            await limit._hosts.take(self._host)
+        await limit._hosts.take(self._host)
         self._taken = 1
-        if not limit._total.take_now():
-            try:
-                await limit._total.take()
-            except BaseException:
-                self.release()
-                raise
+        try:
+            await limit._total.take()
+        except BaseException:
+            self.release()
+            raise
         self._taken = 2
 
     def release(self) -> None:
