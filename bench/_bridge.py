@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from _machine import machine  # noqa: E402,F401  (re-exported for the benches)
 
 from tests._db import sqlite_file_url  # noqa: E402
 from tests.cogs.gatejumper import PASSWORD_ENV  # noqa: E402
@@ -100,10 +101,6 @@ async def stage(prefix: str) -> AsyncIterator[Stage]:
                 await server.stop()
         finally:
             await asyncio.to_thread(wp.close)
-
-
-def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version()}
 
 
 def write_results(results: dict[str, Any]) -> Path:

@@ -15,7 +15,6 @@ import gc
 import json
 import math
 import os
-import platform
 import secrets
 import shutil
 import statistics
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _machine import machine
 
 from bot.app import settle_collector
 from bot.config import Settings
@@ -882,6 +882,7 @@ def print_table(result: dict[str, Any]) -> None:
         f"items ({result['feed_bytes']} bytes each), {result['database']}, concurrency "
         f"{result['concurrency']}, {result['per_host_concurrency']} per host, "
         f"{result['hosts']} loopback hosts, {result['machine']['cpus']} CPUs"
+        + (f" ({result['machine']['cpu']})" if "cpu" in result["machine"] else "")
     )
     width = max(len(row["figure"]) for row in result["figures"])
     for row in result["figures"]:
@@ -925,11 +926,7 @@ async def main_async(options: Options) -> dict[str, Any]:
 def main(options: Options) -> int:
     started = time.perf_counter()
     result = asyncio.run(main_async(options))
-    result["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-    }
+    result["machine"] = machine() | {"date": datetime.now(UTC).strftime("%Y-%m-%d")}
     result["figures"] = figures(result)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     print_table(result)
