@@ -204,8 +204,8 @@ def polled_again(
 
     That is a synced feed that was not failing, answering with the validators it had: most
     polls. ``None`` otherwise (``after_success`` then tells what else changed). The fields
-    are given in order, not by keyword: this runs for every such poll, and keywords cost a
-    frozen dataclass 40 % more (``test_decide`` checks it against ``after_success``).
+    are given in order, not by keyword: this runs for every such poll, and keywords cost 60 %
+    more (0.51 against 0.32 µs a FeedState; ``test_decide`` checks it against ``after_success``).
     """
     if (
         state.synced_at is None

@@ -13,11 +13,12 @@ import logging
 import random
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from bot._records import immutable
 from bot.config import BlogConfig, Settings
 from bot.events import Event, FeedFailing, FeedRecovered
 from bot.feeds._slots import KeyedSlots, Slots
@@ -52,9 +53,10 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class FeedOutcome:
-    """What one poll of one feed did, for progress output and status commands."""
+    """What one poll of one feed did, for progress output and status commands (immutable:
+    ``@immutable``, one is made for every poll)."""
 
     feed: str
     outcome: Outcome

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot._records import immutable
 from bot.events import Event
 from bot.feeds.models import Entry, EntryKind
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class FeedState:
     """Per-source polling state (HTTP validators, schedule, health).
 
@@ -23,6 +24,8 @@ class FeedState:
     ``synced_at`` is ``None`` until the first successful poll, which only
     records a baseline unless ``emit_on_first_poll`` is set (comment feeds of
     posts that were themselves announced as new).
+
+    Immutable (``@immutable``: checked by the type checker; one is made for every poll).
     """
 
     key: str
