@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mypy import api as mypy_api
 
+from bot.feeds.sources.base import NotModified, Retrieved
 from bot.feeds.update import FeedOutcome, Outcome
 from bot.storage.records import FeedState
 
@@ -54,12 +55,17 @@ def test_the_type_checker_refuses_assignments(
     monkeypatch.setenv("MYPYPATH", str(ROOT))
     code = textwrap.dedent(
         """
+        from bot.feeds.sources.base import NotModified, Retrieved
         from bot.feeds.update import FeedOutcome
         from bot.storage.records import FeedState
 
-        def mutate(state: FeedState, outcome: FeedOutcome) -> None:
+        def mutate(
+            state: FeedState, outcome: FeedOutcome, got: Retrieved, same: NotModified
+        ) -> None:
             state.etag = "x"
             outcome.events = 2
+            got.bodies = ()
+            same.max_age = 1.0
         """
     )
     stdout, _, status = mypy_api.run(
@@ -76,12 +82,12 @@ def test_the_type_checker_refuses_assignments(
     )
     assert status == 1, stdout
     errors = [line for line in stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 2, stdout
-    assert '"etag"' in errors[0] and "read-only" in errors[0]
-    assert '"events"' in errors[1] and "read-only" in errors[1]
+    assert len(errors) == 4, stdout
+    for error, field in zip(errors, ["etag", "events", "bodies", "max_age"], strict=True):
+        assert f'"{field}"' in error and "read-only" in error, error
 
 
-@pytest.mark.parametrize("frozen", [FeedState, FeedOutcome])
+@pytest.mark.parametrize("frozen", [FeedState, FeedOutcome, Retrieved, NotModified])
 def test_records_are_declared_immutable(frozen: type) -> None:
     """The decorator, not a plain dataclass (which the type checker would let be assigned)."""
     source = Path(__import__(frozen.__module__, fromlist=["_"]).__file__ or "").read_text()

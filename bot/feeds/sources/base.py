@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import xxhash
 
+from bot._records import immutable
 from bot.feeds.models import ParsedFeed
 
 if TYPE_CHECKING:
@@ -22,9 +23,10 @@ if TYPE_CHECKING:
     from bot.storage.records import FeedState
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Retrieved:
-    """Raw bodies of one retrieval (several when an API is paged)."""
+    """Raw bodies of one retrieval (several when an API is paged); immutable (``@immutable``:
+    one is made for every poll answered 200)."""
 
     url: str
     bodies: tuple[bytes, ...]
@@ -49,9 +51,10 @@ class Retrieved:
         return "xxh3-128:" + digest.hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class NotModified:
-    """The server answered 304 (or the source knows nothing changed)."""
+    """The server answered 304 (or the source knows nothing changed); immutable (``@immutable``:
+    one is made for every poll answered 304)."""
 
     max_age: float | None = None
 
