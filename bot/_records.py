@@ -5,9 +5,9 @@ A frozen dataclass refuses assignment through its own ``__setattr__``, so its ge
 slot assignment costs 15. :class:`~bot.storage.records.FeedState` (16 fields) took 1.7 µs to make
 against 0.32, and the unchanged cycle makes one per feed polled, with a
 :class:`~bot.feeds.update.FeedOutcome` and a :class:`~bot.feeds.sources.base.Retrieved`
-(0.87 µs frozen) or ``NotModified``: about 2.5 µs a poll alone. In the cycle at 1,000 feeds
-(~100 µs a poll; one process, interleaved rounds), four A/B runs gave 0 to 5 µs: the
-machine's noise is of that size.
+(0.87 µs frozen) or ``NotModified``, and a :class:`~bot.feeds.plan.Planned` per listing:
+about 2.5 µs a poll alone. In the cycle at 1,000 feeds (~100 µs a poll; one process,
+interleaved rounds), four A/B runs gave 0 to 5 µs: the machine's noise is of that size.
 
 What stays: immutability for the type checker (``dataclass_transform(frozen_default=True)``:
 mypy reports an assignment to a field as an error, and ``tests/test_records.py`` checks that

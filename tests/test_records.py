@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mypy import api as mypy_api
 
+from bot.feeds.plan import Planned
 from bot.feeds.sources.base import NotModified, Retrieved
 from bot.feeds.update import FeedOutcome, Outcome
 from bot.storage.records import FeedState
@@ -55,17 +56,20 @@ def test_the_type_checker_refuses_assignments(
     monkeypatch.setenv("MYPYPATH", str(ROOT))
     code = textwrap.dedent(
         """
+        from bot.feeds.plan import Planned
         from bot.feeds.sources.base import NotModified, Retrieved
         from bot.feeds.update import FeedOutcome
         from bot.storage.records import FeedState
 
         def mutate(
-            state: FeedState, outcome: FeedOutcome, got: Retrieved, same: NotModified
+            state: FeedState, outcome: FeedOutcome, got: Retrieved, same: NotModified,
+            planned: Planned,
         ) -> None:
             state.etag = "x"
             outcome.events = 2
             got.bodies = ()
             same.max_age = 1.0
+            planned.state = state
         """
     )
     stdout, _, status = mypy_api.run(
@@ -82,12 +86,12 @@ def test_the_type_checker_refuses_assignments(
     )
     assert status == 1, stdout
     errors = [line for line in stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 4, stdout
-    for error, field in zip(errors, ["etag", "events", "bodies", "max_age"], strict=True):
+    assert len(errors) == 5, stdout
+    for error, field in zip(errors, ["etag", "events", "bodies", "max_age", "state"], strict=True):
         assert f'"{field}"' in error and "read-only" in error, error
 
 
-@pytest.mark.parametrize("frozen", [FeedState, FeedOutcome, Retrieved, NotModified])
+@pytest.mark.parametrize("frozen", [FeedState, FeedOutcome, Retrieved, NotModified, Planned])
 def test_records_are_declared_immutable(frozen: type) -> None:
     """The decorator, not a plain dataclass (which the type checker would let be assigned)."""
     source = Path(__import__(frozen.__module__, fromlist=["_"]).__file__ or "").read_text()

@@ -28,6 +28,8 @@ from bot.feeds.plan import (
     comments_key,
     plan_comments,
     plan_posts,
+    planned_comments,
+    planned_posts,
     posts_key,
     read_followed_ahead,
 )
@@ -128,7 +130,9 @@ class Poller:
         outcomes: list[FeedOutcome] = []
         try:
             try:
-                posts = await plan_posts(blog, storage, self.updater.fetcher, states=states)
+                posts = planned_posts(blog, states)  # every cycle after the first: no coroutine
+                if posts is None:
+                    posts = await plan_posts(blog, storage, self.updater.fetcher, states=states)
             except UpdateError as error:
                 outcomes.append(await self._planning_failed(blog, error))
                 return outcomes
@@ -137,9 +141,11 @@ class Poller:
                 outcomes.append(await self._planning_failed(blog, error))
                 return outcomes
             outcomes += await self._run(blog, posts, force, states)
-            comments = await plan_comments(
-                blog, storage, posts, states=states, followed=self._followed
-            )
+            comments = planned_comments(blog, posts, states, self._followed)
+            if comments is None:
+                comments = await plan_comments(
+                    blog, storage, posts, states=states, followed=self._followed
+                )
             if comments:
                 outcomes += await self._run(blog, comments, force, states)
             return outcomes

@@ -25,6 +25,8 @@ from bot.feeds.plan import (
     comments_key,
     plan_comments,
     plan_posts,
+    planned_comments,
+    planned_posts,
     posts_key,
     read_followed_ahead,
 )
@@ -482,3 +484,162 @@ async def test_wordpress_without_a_rest_api_fails_with_what_was_tried(
     assert "no WordPress REST API found" in message
     assert site.url("/wp-json/") in message and "?rest_route=/" in message
     assert await storage.get_feed("modite:posts") is None
+
+
+# --- planning without a coroutine (every cycle after a blog's first) ----------------------
+
+
+def _planned(planned: list[Planned] | None) -> list[tuple[object, ...]] | None:
+    """What makes a plan: each row and its source's kind and settings."""
+    if planned is None:
+        return None
+    return [(p.state, type(p.source), vars(p.source)) for p in planned]
+
+
+STEADY_BLOGS: dict[str, dict[str, Any]] = {
+    "feed, posts feed set": {"platform": "feed", "posts_feed": "https://blog.example/feed"},
+    "feed, discovered": {"platform": "feed"},
+    "feed, site-wide comments": {
+        "platform": "feed",
+        "posts_feed": "https://blog.example/feed",
+        "comments_feed": "https://blog.example/comments/feed",
+    },
+    "feed, per-post comment feeds": {
+        "platform": "feed",
+        "posts_feed": "https://blog.example/feed",
+        "comments": CommentsConfig(follow_posts=2),
+    },
+    "isso": {
+        "platform": "isso",
+        "posts_feed": "https://blog.example/feed",
+        "isso_url": "http://isso.example:8080/",
+    },
+    "wordpress": {"platform": "wordpress"},
+}
+
+
+async def steady_blog(storage: Storage, fetcher: Fetcher, case: str) -> BlogConfig:
+    """A blog planned once already (rows saved): what every later cycle plans from."""
+    blog = blog_config(url="https://blog.example/", **STEADY_BLOGS[case])
+    if blog.platform == "wordpress":  # as discovery leaves them
+        for key, role in [(posts_key(blog), "posts"), (comments_key(blog), "comments")]:
+            await storage.save_feed(
+                FeedState(key, blog.name, "https://blog.example/wp-json/", role)
+            )
+    elif case == "feed, discovered":
+        await storage.save_feed(
+            FeedState(posts_key(blog), blog.name, "https://blog.example/index.xml", "posts")
+        )
+    feed = "https://blog.example/{}/feed/"
+    posts = [
+        stored_post(n, SYNCED - timedelta(days=n), comments_feed=feed.format(n)) for n in (1, 2)
+    ]
+    await store_posts(storage, blog, posts, body_hash="body")
+    if case == "feed, discovered":  # store_posts wrote its own URL: the discovered one back
+        await storage.save_feed(
+            FeedState(
+                posts_key(blog),
+                blog.name,
+                "https://blog.example/index.xml",
+                "posts",
+                body_hash="body",
+                synced_at=SYNCED,
+            )
+        )
+    await plan_comments(blog, storage, await plan_posts(blog, storage, fetcher))
+    return blog
+
+
+@pytest.mark.parametrize("case", list(STEADY_BLOGS))
+async def test_a_steady_blog_is_planned_without_a_coroutine_as_with_one(
+    case: str, storage: Storage, fetcher: Fetcher
+) -> None:
+    blog = await steady_blog(storage, fetcher, case)
+    states, cache = FeedStates(storage), cast(FollowedCache, {})
+    await states.read_ahead([posts_key(blog), comments_key(blog)])
+    await read_followed_ahead([blog], states, cache)
+
+    posts = planned_posts(blog, states)
+    assert posts is not None
+    assert _planned(posts) == _planned(await plan_posts(blog, storage, fetcher, states=states))
+    comments = planned_comments(blog, posts, states, cache)
+    assert comments is not None
+    assert comments, "every case has a comment listing"
+    assert _planned(comments) == _planned(
+        await plan_comments(blog, storage, posts, states=states, followed=cache)
+    )
+    assert planned_comments(blog, [], states, cache) == []
+
+
+@pytest.mark.parametrize("case", list(STEADY_BLOGS))
+async def test_planning_waits_for_what_is_not_known(
+    case: str, storage: Storage, fetcher: Fetcher
+) -> None:
+    """``None`` (await the coroutine) for a row not read, and for a cache not filled."""
+    blog = await steady_blog(storage, fetcher, case)
+    states = FeedStates(storage)
+    assert planned_posts(blog, states) is None, "the posts row was not read"
+    await states.read_ahead([posts_key(blog)])
+    posts = planned_posts(blog, states)
+    assert posts is not None
+    if case in ("feed, site-wide comments", "wordpress"):  # a comments row of the blog's own
+        assert planned_comments(blog, posts, states, {}) is None, "its comments row: not read"
+        await states.read_ahead([comments_key(blog)])
+        assert planned_comments(blog, posts, states, {}) is not None
+    else:
+        await states.read_ahead([comments_key(blog)])
+        assert planned_comments(blog, posts, states, {}) is None, "no cached list of posts"
+        cache = cast(FollowedCache, {})
+        await plan_comments(blog, storage, posts, states=states, followed=cache)
+        assert planned_comments(blog, posts, states, cache) is not None
+
+
+async def test_planning_waits_when_a_row_is_to_be_written(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    """A new URL in the configuration, a blog never planned, a followed post without its row."""
+    blog = await steady_blog(storage, fetcher, "feed, site-wide comments")
+    states = FeedStates(storage)
+    await states.read_ahead([posts_key(blog), comments_key(blog), "other:posts"])
+    moved = blog.model_copy(update={"posts_feed": "https://blog.example/new-feed"})
+    assert planned_posts(moved, states) is None
+    never = blog_config(name="other", platform="feed", url="https://other.example/")
+    assert planned_posts(never, states) is None
+    posts = planned_posts(blog, states)
+    assert posts is not None
+    comments_moved = blog.model_copy(update={"comments_feed": "https://blog.example/c2"})
+    assert planned_comments(comments_moved, posts, states, {}) is None
+
+
+async def test_planning_waits_for_a_followed_post_without_its_row(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    blog = await steady_blog(storage, fetcher, "feed, per-post comment feeds")
+    states, cache = FeedStates(storage), cast(FollowedCache, {})
+    await states.read_ahead([posts_key(blog), comments_key(blog)])
+    await read_followed_ahead([blog], states, cache)
+    posts = planned_posts(blog, states)
+    assert posts is not None and planned_comments(blog, posts, states, cache) is not None
+    states.remember(comments_key(blog, "post-1"), None)  # as if its row were not read
+    assert planned_comments(blog, posts, states, cache) is None
+
+
+async def test_planning_waits_for_the_rows_of_newly_followed_posts(
+    storage: Storage, fetcher: Fetcher
+) -> None:
+    """Followed posts whose comment listings have no row yet (read: there is none)."""
+    blog = blog_config(**STEADY_BLOGS["feed, per-post comment feeds"], url="https://blog.example/")
+    feed = "https://blog.example/{}/feed/"
+    await store_posts(
+        storage, blog, [stored_post(1, SYNCED, comments_feed=feed.format(1))], body_hash="body"
+    )
+    states, cache = FeedStates(storage), cast(FollowedCache, {})
+    await states.read_ahead([posts_key(blog), comments_key(blog)])
+    await read_followed_ahead([blog], states, cache)
+    assert states.peek(comments_key(blog, "post-1")) is None, "read ahead: no row"
+    posts = planned_posts(blog, states)
+    assert posts is not None
+    assert planned_comments(blog, posts, states, cache) is None
+    [planned] = await plan_comments(blog, storage, posts, states=states, followed=cache)
+    assert await storage.get_feed(comments_key(blog, "post-1")) == planned.state
+    assert _planned(planned_comments(blog, posts, states, cache)) == _planned([planned])

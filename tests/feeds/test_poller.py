@@ -268,6 +268,33 @@ async def test_the_first_cycle_after_a_restart_reads_the_followed_posts_in_bulk(
     assert (len(bulk), len(alone)) == (2, 1), "one per follow_posts; then the changed blog's"
 
 
+async def test_a_steady_cycle_plans_every_blog_without_a_coroutine(
+    database_url: str, fetcher: Fetcher, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a blog's rows exist and its followed posts are cached, its listings are planned
+    by ``planned_posts``/``planned_comments``: the coroutines are for what needs I/O."""
+    async with FeedSite() as site:
+        site.add_post(1, clock.now - timedelta(days=2), comments=1)
+        site.add_post(2, clock.now - timedelta(days=1))
+        blogs = [feed_blog(site, "one"), feed_blog(site, "two")]
+        async with await Storage.open(database_url) as storage:
+            run = Run(make_settings(*blogs), storage, fetcher, clock)
+            synced = await run.poller.poll_all(force=True)
+
+            async def no_coroutine(*_: object, **__: object) -> None:
+                raise AssertionError("planned with a coroutine")
+
+            monkeypatch.setattr(poller_module, "plan_posts", no_coroutine)
+            monkeypatch.setattr(poller_module, "plan_comments", no_coroutine)
+            for _ in range(2):
+                clock.advance(INTERVAL)
+                polled = await run.poller.poll_all(force=True)
+                assert {o.feed: o.outcome for o in polled} == {
+                    o.feed: Outcome.NOT_MODIFIED for o in synced
+                }
+            assert len(synced) == 6, "two blogs: posts and two posts' comment feeds each"
+
+
 # --- several real blogs at once -------------------------------------------------------
 
 
