@@ -140,14 +140,21 @@ class Poller:
                 log.exception("unexpected error while planning the polls of %s", blog.name)
                 outcomes.append(await self._planning_failed(blog, error))
                 return outcomes
-            outcomes += await self._run(blog, posts, force, states)
+            due = self._due(blog, posts, force)
+            if len(due) == 1:  # the common case: polled here, not in a coroutine around it
+                one = due[0]
+                outcome = await self.updater.update_feed(blog, one.state, one.source)
+                self._polled(one, outcome, states)
+                outcomes.append(outcome)
+            else:
+                outcomes += await self._run(blog, due, states)
             comments = planned_comments(blog, posts, states, self._followed)
             if comments is None:
                 comments = await plan_comments(
                     blog, storage, posts, states=states, followed=self._followed
                 )
             if comments:
-                outcomes += await self._run(blog, comments, force, states)
+                outcomes += await self._run(blog, self._due(blog, comments, force), states)
             return outcomes
         finally:
             if held is not None:
@@ -179,18 +186,18 @@ class Poller:
                 keys += [comments_key(blog, post.key) for post in cached[1]]
         return keys
 
-    async def _run(
-        self, blog: BlogConfig, planned: Sequence[Planned], force: bool, states: FeedStates
-    ) -> list[FeedOutcome]:
+    def _due(self, blog: BlogConfig, planned: list[Planned], force: bool) -> list[Planned]:
         if force:
-            due = list(planned)
-        else:
-            now = self.updater.clock()
-            due = [p for p in planned if self.is_due(blog, p.state, now)]
+            return planned
+        now = self.updater.clock()
+        return [p for p in planned if self.is_due(blog, p.state, now)]
+
+    async def _run(
+        self, blog: BlogConfig, due: Sequence[Planned], states: FeedStates
+    ) -> list[FeedOutcome]:
         if len(due) != 1:
             return await _every(self._one(blog, p, states) for p in due)
-        # the common case (a blog's posts listing): no task, and no coroutine around the poll
-        one = due[0]
+        one = due[0]  # no task for a single listing
         outcome = await self.updater.update_feed(blog, one.state, one.source)
         self._polled(one, outcome, states)
         return [outcome]
