@@ -179,18 +179,22 @@ class Fetcher:
         """One request: a result, or the URL a redirect points to.
 
         The response is handled here, not in a coroutine of its own: a poll awaits through
-        every coroutine between its task and the socket, each time data arrives.
+        every coroutine between its task and the socket, each time data arrives. For the same
+        reason the request is awaited as it is, not entered (``async with session.get()``
+        waits for the headers inside the context manager's ``__aenter__`` coroutine); the
+        response is then entered, which releases it as ``async with session.get()`` does.
         """
         session = self._session_for_request()
         try:
-            async with session.get(
+            response = await session.get(
                 url,
                 headers=headers,
                 allow_redirects=False,
                 auto_decompress=False,
                 raise_for_status=False,
                 timeout=self._timeout,
-            ) as response:
+            )
+            async with response:
                 status = response.status
                 if status in REDIRECT_STATUSES:
                     return _redirect_target(url, response)

@@ -453,3 +453,28 @@ def test_backoff_delay_full_jitter() -> None:
         assert max(delays) > timedelta(seconds=ceiling * 0.9)  # jitter spans the range
     same = [backoff_delay(3, base, cap, random.Random(7)) for _ in range(2)]
     assert same[0] == same[1]  # pure given the rng
+
+
+async def test_every_outcome_gives_its_connection_back(server: HostileServer) -> None:
+    """With one connection in all, each request after another only goes out when the one
+    before released its connection: whatever it ended with (body, 304, error status, redirect,
+    a body refused or cut while read)."""
+    one = SETTINGS.model_copy(update={"concurrency": 1})
+    async with Fetcher(one) as fetcher:
+        for path, etag in [
+            ("/feed/good.rss", None),
+            ("/feed/conditional", ETAG),
+            ("/status/404", None),
+            ("/redirect/relative", None),
+            ("/feed/huge", None),
+            ("/feed/gzip-bomb", None),
+            ("/status/500", None),
+            ("/feed/good.rss", None),
+        ]:
+            async with asyncio.timeout(5):
+                try:
+                    await fetcher.get(server.url(path), etag=etag)
+                except RetrieveError:
+                    pass
+    assert len(server.seen("/feed/good.rss")) == 3, "the redirect's target too"
+    assert len(server.requests) == 9
