@@ -1,9 +1,9 @@
 """What the benchmarks record of the machine they ran on.
 
 Ratios against a baseline cancel most of a machine's speed, not all of it: the same code gave
-an unchanged cycle 1.12–1.22× plain aiohttp on one 2-core VM and 1.02–1.07× on another. The
-processor and its caches are recorded with every run so that figures are compared with their
-machine in view.
+an unchanged cycle (same body) 1.12–1.22× plain aiohttp on one 2-core VM and 0.94–1.18× on
+another. The processor and its caches are recorded with every run so that figures are
+compared with their machine in view.
 """
 
 from __future__ import annotations
