@@ -199,17 +199,10 @@ async def plan_comments(
         state = await states.get(comments_key(blog))
         if state is None or state.url != root:
             state = await _saved(states, state, comments_key(blog), blog, root, "comments")
-        source = WordPressCommentsSource(
-            root,
-            include_pingbacks=blog.comments.include_pingbacks,
-            watch_window=blog.comments.watch_window,
-            auth=blog_auth(blog),
-        )
-        return [Planned(state, source)]
+        return _wordpress_comments(blog, state)
     if blog.platform == "feed":
         site_wide = str(blog.comments_feed) if blog.comments_feed is not None else None
-        found = states.peek(comments_key(blog))
-        state = await states.get(comments_key(blog)) if found is UNREAD else found
+        state = await states.get(comments_key(blog))
         if site_wide is None and state is not None:
             site_wide = state.url
         if site_wide is not None:
@@ -259,13 +252,7 @@ def planned_comments(
         root = posts[0].state.url
         if state is UNREAD or state is None or state.url != root:
             return None
-        source = WordPressCommentsSource(
-            root,
-            include_pingbacks=blog.comments.include_pingbacks,
-            watch_window=blog.comments.watch_window,
-            auth=blog_auth(blog),
-        )
-        return [Planned(state, source)]
+        return _wordpress_comments(blog, state)
     if blog.platform == "feed":
         state = states.peek(comments_key(blog))
         if state is UNREAD:
@@ -287,6 +274,17 @@ def planned_comments(
             return None
         planned.append(Planned(post_state, post.source))
     return planned
+
+
+def _wordpress_comments(blog: BlogConfig, state: FeedState) -> list[Planned]:
+    """The site-wide comments listing of a WordPress blog whose row holds its API root."""
+    source = WordPressCommentsSource(
+        state.url,
+        include_pingbacks=blog.comments.include_pingbacks,
+        watch_window=blog.comments.watch_window,
+        auth=blog_auth(blog),
+    )
+    return [Planned(state, source)]
 
 
 async def _per_post(
